@@ -1,0 +1,206 @@
+"""Benchmark story clustering on synthetic syndicated news.
+
+    uv run python benchmarks/bench_cluster.py [--n 100000] [--batch 500]
+
+Generates ``--n`` articles arriving over simulated days (``--per-day``): a share are edited
+copies (reworded lead, outlet boilerplate, photo caption, cut ending) of a story published
+in the previous two days, the rest new stories. Articles are clustered batch by batch into
+a DuckDB file, one transaction per batch, as the pipeline does. Prints a table and writes
+JSON to benchmarks/results/: articles/s, seconds per 10k articles, the ratio of the last
+10k to the first 10k, peak RSS, database size, and pairwise precision/recall against the
+generator's ground truth. Times are wall clock and CPU time of this process (all threads;
+steadier than wall clock when other processes share the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from newswatch.cluster import ClusterInput, ClusterSettings, StoryClusterer  # noqa: E402
+
+MIGRATION = ROOT / "storage" / "migrations" / "003_clusters.sql"
+VOCABULARY = 40_000
+OUTLETS = 60
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A generated story: its words and when it first appeared."""
+
+    number: int
+    words: np.ndarray
+    published: datetime
+
+
+class Generator:
+    """Deterministic stream of synthetic articles with known story labels."""
+
+    def __init__(self, seed: int, copy_share: float, per_day: int):
+        self.rng = np.random.default_rng(seed)
+        ranks = np.arange(1, VOCABULARY + 1)
+        self.p = (1 / ranks) / (1 / ranks).sum()  # Zipf-like word frequencies
+        self.vocab = np.array([f"w{i}" for i in range(VOCABULARY)])
+        self.boilerplate = [self._words(25) for _ in range(OUTLETS)]
+        self.copy_share = copy_share
+        self.step = timedelta(days=1) / per_day
+        self.recent: deque[Story] = deque()
+        self.stories = 0
+
+    def _words(self, count: int) -> np.ndarray:
+        return self.rng.choice(VOCABULARY, size=count, p=self.p)
+
+    def _edited(self, words: np.ndarray, outlet: int) -> np.ndarray:
+        """A republished copy: some of these edits, each with its own probability."""
+        parts = [words]
+        if self.rng.random() < 0.5:  # reworded lead
+            lead = int(len(words) * 0.15)
+            parts[0] = np.concatenate([self._words(lead), words[lead:]])
+        if self.rng.random() < 0.3:  # cut ending
+            parts[0] = parts[0][: int(len(words) * 0.85)]
+        if self.rng.random() < 0.4:  # photo caption
+            parts.insert(0, self._words(12))
+        if self.rng.random() < 0.6:  # outlet boilerplate
+            parts.append(self.boilerplate[outlet])
+        return np.concatenate(parts)
+
+    def articles(self, n: int) -> Iterator[tuple[ClusterInput, int]]:
+        """(article, story number) pairs in arrival order."""
+        for i in range(n):
+            at = START + i * self.step
+            while self.recent and at - self.recent[0].published > timedelta(days=2):
+                self.recent.popleft()
+            outlet = int(self.rng.integers(OUTLETS))
+            if self.recent and self.rng.random() < self.copy_share:
+                story = self.recent[int(self.rng.integers(len(self.recent)))]
+                words = self._edited(story.words, outlet)
+            else:
+                story = Story(self.stories, self._words(int(self.rng.integers(120, 600))), at)
+                self.stories += 1
+                self.recent.append(story)
+                words = story.words
+            text = " ".join(self.vocab[words].tolist())
+            yield ClusterInput(f"a{i}", f"title {i}", text, f"outlet{outlet}", at), story.number
+
+
+def current_rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc), in MiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return round(pages * resource.getpagesize() / 2**20, 1)
+
+
+def pair_counts(pairs: Counter) -> int:
+    """Number of unordered pairs within groups of the given sizes."""
+    return sum(size * (size - 1) // 2 for size in pairs.values())
+
+
+def run(n: int, batch: int, per_day: int, copy_share: float, db: Path) -> dict:
+    """Cluster ``n`` generated articles into ``db``; return the measurements."""
+    con = duckdb.connect(str(db))
+    con.execute(MIGRATION.read_text())
+    settings = ClusterSettings()
+    clusterer = StoryClusterer(settings)
+    stream = Generator(seed=42, copy_share=copy_share, per_day=per_day).articles(n)
+    truth: dict[str, int] = {}
+    assigned: dict[str, str] = {}
+    chunk_seconds: list[float] = []
+    chunk_cpu: list[float] = []
+    rss: list[float] = []
+    elapsed = chunk = cpu = 0.0
+    done = 0
+    while done < n:
+        items = [next(stream) for _ in range(min(batch, n - done))]
+        articles = [article for article, _ in items]
+        truth.update((article.id, story) for article, story in items)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        con.execute("BEGIN TRANSACTION")
+        assigned.update(clusterer.assign(con, articles))
+        con.execute("COMMIT")
+        took = time.perf_counter() - start
+        elapsed += took
+        chunk += took
+        cpu += time.process_time() - start_cpu
+        done += len(articles)
+        if done % 10_000 == 0 or done == n:
+            chunk_seconds.append(chunk)
+            chunk_cpu.append(cpu)
+            rss.append(current_rss_mb())
+            chunk = cpu = 0.0
+    con.execute("CHECKPOINT")
+    con.close()
+
+    together = pair_counts(Counter(assigned.values()))
+    related = pair_counts(Counter(truth.values()))
+    both = pair_counts(Counter((assigned[a], truth[a]) for a in truth))
+    full = sum(1 for i in range(len(chunk_seconds)) if (i + 1) * 10_000 <= n)
+    wall, cpu_s = chunk_seconds[:full], chunk_cpu[:full]
+    return {
+        "n": n,
+        "batch": batch,
+        "articles_per_day": per_day,
+        "copy_share": copy_share,
+        "settings": settings.model_dump(),
+        "bands": clusterer.bands,
+        "rows": clusterer.rows,
+        "seconds": round(elapsed, 3),
+        "articles_per_second": round(n / elapsed, 1),
+        "seconds_per_10k": [round(s, 3) for s in wall],
+        "cpu_seconds_per_10k": [round(s, 3) for s in cpu_s],
+        "last_to_first_10k": round(wall[-1] / wall[0], 3) if full else None,
+        "last_to_first_10k_cpu": round(cpu_s[-1] / cpu_s[0], 3) if full else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_mb_per_10k": rss,
+        "db_mb": round(db.stat().st_size / 2**20, 1),
+        "stories": len(set(truth.values())),
+        "clusters": len(set(assigned.values())),
+        "pair_precision": round(both / together, 4) if together else 1.0,
+        "pair_recall": round(both / related, 4) if related else 1.0,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark, print a table, write JSON; return the result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="articles to cluster")
+    parser.add_argument("--batch", type=int, default=500, help="articles per transaction")
+    parser.add_argument("--per-day", type=int, default=1500, help="simulated articles per day")
+    parser.add_argument("--copy-share", type=float, default=0.4, help="share of edited copies")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--db", type=Path, help="keep the database here (default: temporary)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or Path(tmp) / "bench.duckdb"
+        result = run(args.n, args.batch, args.per_day, args.copy_share, db)
+    for key in ("n", "batch", "seconds", "articles_per_second", "seconds_per_10k",
+                "cpu_seconds_per_10k", "last_to_first_10k", "last_to_first_10k_cpu", "peak_rss_mb",
+                "rss_mb_per_10k", "db_mb", "stories", "clusters", "pair_precision", "pair_recall"):
+        print(f"{key:<22} {result[key]}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench_cluster_n{args.n}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

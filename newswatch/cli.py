@@ -1,0 +1,286 @@
+"""The ``newswatch`` command line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
+from newswatch.health import next_fetch
+from newswatch.health import state as health_state
+from newswatch.models import FeedHealth
+from newswatch.render import format_time
+from storage.db import Database, StorageError, now, open_database
+
+app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True)
+sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
+PIPED_WIDTH = 200
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console for this invocation; piped output (no terminal, no COLUMNS) is not cut to 80 columns."""
+    console = Console(stderr=stderr, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
+
+
+err = _console(stderr=True)
+out = _console()
+
+
+@app.callback()
+def _consoles() -> None:
+    """Create the consoles per invocation, so that they see the current terminal (COLUMNS)."""
+    global err, out
+    err = _console(stderr=True)
+    out = _console()
+
+SourcesOpt = Annotated[
+    Path | None,
+    typer.Option("--sources", "-s", help="sources file [env: NEWSWATCH_SOURCES; default ./sources.yaml]"),
+]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB file [env: NEWSWATCH_DB; default settings.database]"),
+]
+HoursOpt = Annotated[float | None, typer.Option(help="report window in hours [default settings.report.window_hours]")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [default settings.report.output_dir]")]
+
+
+def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
+    path = resolve_sources_path(sources)
+    try:
+        return load_config(path, db), path
+    except ConfigError as error:
+        err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+
+
+def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> None:
+    from flows.ingest import ingest_flow
+    from flows.report import report_flow
+
+    database = str(config.settings.database)
+    try:
+        if ingest:
+            stats = ingest_flow(sources=str(sources), database=database)
+            out.print(
+                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
+            )
+        if report:
+            result = report_flow(
+                sources=str(sources), database=database, hours=hours,
+                output_dir=str(out_dir) if out_dir else None,
+            )
+            out.print(f"report: {result['matches']} matches -> {result['html']}")
+    except StorageError as error:
+        _storage_failed(error)
+
+
+def _storage_failed(error: StorageError) -> NoReturn:
+    err.print(f"[bold red]Storage error:[/] {error}", highlight=False)
+    raise typer.Exit(1) from None
+
+
+@app.command()
+def run(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None, out_dir: OutOpt = None) -> None:
+    """Ingest all feeds, then write the report (the main job)."""
+    config, path = _load(sources, db)
+    _run_flows(config, path, ingest=True, report=True, hours=hours, out_dir=out_dir)
+
+
+@app.command()
+def ingest(sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Fetch feeds, extract, store and match new articles."""
+    config, path = _load(sources, db)
+    _run_flows(config, path, ingest=True, report=False, hours=None, out_dir=None)
+
+
+@app.command()
+def report(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None, out_dir: OutOpt = None) -> None:
+    """Write the HTML and text report of recent matches."""
+    config, path = _load(sources, db)
+    _run_flows(config, path, ingest=False, report=True, hours=hours, out_dir=out_dir)
+
+
+@app.command()
+def serve(sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Run the flows on their cron schedules until stopped (Ctrl-C)."""
+    config, path = _load(sources, db)
+    from flows.serve import serve_forever
+
+    serve_forever(config, path, db)
+
+
+@sources_app.command("validate")
+def sources_validate(sources: SourcesOpt = None) -> None:
+    """Check sources.yaml and summarise it; exit 2 with file:line: field messages if invalid."""
+    config, path = _load(sources, None)
+    out.print(
+        f"{path}: OK - {len(config.enabled_feeds)} enabled feeds"
+        f" ({len(config.feeds)} in all), {len(config.topics)} topics, {len(config.digests)} digests"
+    )
+
+
+@sources_app.command("list")
+def sources_list(sources: SourcesOpt = None) -> None:
+    """List the configured feeds."""
+    config, _ = _load(sources, None)
+    table = Table("name", "language", "enabled", "url", "tags")
+    for feed in config.feeds:
+        table.add_row(feed.name, feed.language, "yes" if feed.enabled else "no", feed.url, ", ".join(feed.tags))
+    out.print(table)
+
+
+@digest_app.command("list")
+def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """List digest subscriptions: schedule, next run, last message sent."""
+    from storage import digests as ledger
+
+    config, _ = _load(sources, db)
+    table = Table("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
+    with _open_db(config) as database:
+        for digest in config.digests:
+            sent = ledger.last_sent(database, digest.name)
+            table.add_row(
+                digest.name, "\n".join(digest.recipients), ", ".join(digest.topics),
+                f"{digest.schedule.cron_expression} ({digest.schedule.timezone})",
+                f"{digest.schedule.next_run(now()):%Y-%m-%d %H:%M %Z}",
+                f"{sent.sent_at:%Y-%m-%d %H:%M UTC} ({sent.listed} stories)" if sent else "never",
+                str(len(ledger.unconfirmed(database, digest.name))),
+            )
+    out.print(table)
+
+
+@digest_app.command("send")
+def digest_send(
+    names: Annotated[list[str] | None, typer.Argument(help="digests to send [default: all]")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="write .eml/.html files instead; record nothing")] = False,
+    outbox: Annotated[Path | None, typer.Option(help="folder for --dry-run files [default: settings.mail.outbox_dir]")] = None,
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Send digests now (Prefect flow ``digest``); exit 3 if a delivery failed."""
+    from flows.digest import digest_flow
+    from newswatch.mail import DeliveryError
+
+    config, path = _load(sources, db)
+    try:
+        chosen = [config.digest(name) for name in names] if names else list(config.digests)
+    except KeyError as error:
+        err.print(f"[bold red]{error.args[0]}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    if not chosen:
+        err.print("no digests configured (see README, Digests)")
+        raise typer.Exit(2)
+    dry_run_dir = (outbox or config.settings.mail.outbox_dir) if dry_run and config.settings.mail else None
+    failed = False
+    for digest in chosen:
+        try:
+            result = digest_flow(
+                digest=digest.name, sources=str(path), database=str(config.settings.database),
+                dry_run_dir=str(dry_run_dir) if dry_run_dir else None,
+            )
+        except DeliveryError as error:
+            err.print(f"[bold red]{digest.name}: delivery failed:[/] {error}", highlight=False)
+            failed = True
+            continue
+        except StorageError as error:
+            _storage_failed(error)
+        files = f" -> {', '.join(result['files'])}" if result["files"] else ""
+        out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
+                  f" {result['omitted']} not shown{files}", highlight=False)
+    if failed:
+        raise typer.Exit(3)
+
+
+@digest_app.command("history")
+def digest_history(
+    name: Annotated[str | None, typer.Argument(help="one digest [default: all]")] = None,
+    limit: Annotated[int, typer.Option(help="messages shown")] = 20,
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Messages built for digests, newest first: status, Message-ID, counts, errors."""
+    from storage import digests as ledger
+
+    config, _ = _load(sources, db)
+    table = Table("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
+    with _open_db(config) as database:
+        for record in ledger.history(database, name, limit):
+            table.add_row(
+                str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
+                str(record.listed), str(record.omitted), record.message_id, record.error or "",
+            )
+    out.print(table)
+
+
+@contextmanager
+def _open_db(config: Config) -> Iterator[Database]:
+    try:
+        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as database:
+            yield database
+    except StorageError as error:
+        _storage_failed(error)
+
+
+@sources_app.command("status")
+def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Health of every feed: state, failures in a row, last success, last error, next fetch."""
+    config, _ = _load(sources, db)
+    path = config.settings.database
+    known: dict[str, FeedHealth] = {}
+    if path.exists():
+        try:
+            with open_database(path, read_only=True) as database:
+                known = database.feed_health()
+        except StorageError as error:
+            _storage_failed(error)
+    at = now()
+    settings = config.settings.health
+    table = Table("feed", "state", "failures", "last success", "last error", "next fetch")
+    for feed in config.feeds:
+        health = known.get(feed.name)
+        label = health_state(health, settings, at) if feed.enabled else "disabled"
+        due = next_fetch(health, settings) if health else None
+        table.add_row(
+            feed.name,
+            label,
+            str(health.consecutive_failures) if health else "0",
+            format_time(health.last_success_at) if health and health.last_success_at else "never",
+            (health.last_error or "") if health else "",
+            format_time(due) if due and due > at else ("-" if label == "disabled" else "next run"),
+        )
+    out.print(table)
+
+
+@sources_app.command("reset")
+def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
+    config, _ = _load(sources, db)
+    with _open_db(config) as database:
+        found = database.reset_feed_health(name)
+    if not found:
+        err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    out.print(f"{name}: health reset; the next run fetches it")
+
+
+def main() -> None:
+    """Entry point of the ``newswatch`` command."""
+    app()

@@ -1,0 +1,270 @@
+"""Story clusters: one story republished by many outlets is grouped and shown once.
+
+Each article gets a MinHash signature (datasketch) over word shingles of its text. The
+signature is cut into LSH bands whose hashes are stored in DuckDB (``cluster_bands``);
+a batch of new articles finds its candidates with one query over the recent band rows,
+candidates are verified by the Jaccard similarity estimated from the stored signatures, and
+articles of the batch that match each other are joined with union-find. A new article
+joins the existing cluster it matches best, or founds a cluster with its batch partners.
+Existing clusters are never merged or renumbered, so a cluster id stays valid once shown.
+
+Cost per article does not grow with the archive: candidates are only looked for among
+articles seen within ``window_days`` of the new one (DuckDB skips older row groups through
+its min-max zone maps; it does not use ART indexes for joins), and "already clustered?"
+is answered by primary-key index lookups.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+
+import duckdb
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from numpy.lib.stride_tricks import sliding_window_view
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.cluster.hierarchy import DisjointSet
+
+from storage import clusters as store
+
+_WORD = re.compile(r"\w+")
+_SEED = 1
+_SCHEME = "affine32"
+# LSH band layout weighted towards recall: every candidate is verified against its stored
+# signature anyway, so a false candidate only costs a comparison.
+_LSH_WEIGHTS = (0.1, 0.9)
+_SHINGLE_BASE = np.uint64(0x100000001B3)  # odd multiplier (the 64-bit FNV prime)
+
+
+class ClusterSettings(BaseModel):
+    """Tuning of near-duplicate detection (defaults tuned on tests/data/cluster_testset.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(0.5, gt=0.0, le=1.0, description="estimated Jaccard needed to join")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
+    shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")
+    window_days: float = Field(14.0, gt=0.0, description="only articles this close in time match")
+    batch_size: int = Field(500, ge=1, description="articles clustered per transaction")
+    send_updates: bool = Field(
+        False, description="send a story again when it grows after it was sent (digests)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInput:
+    """The fields of an article that clustering reads."""
+
+    id: str
+    title: str
+    text: str | None
+    source: str
+    published_at: datetime | None
+
+
+class ClusterParamsError(Exception):
+    """The database holds signatures computed with other settings than the configured ones."""
+
+
+def words(text: str | None) -> list[str]:
+    """Case-folded, NFKC-normalised words (any script) of ``text``."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text or "").casefold())
+
+
+def shingle_hashes(tokens: Sequence[str], size: int) -> np.ndarray:
+    """Distinct 32-bit hashes of the ``size``-word shingles (the whole text if shorter).
+
+    Each word is hashed once (CRC-32); a shingle's hash is a polynomial over its words'
+    hashes modulo 2**64, folded to 32 bits.
+    """
+    hashes = np.fromiter(
+        map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens)
+    )
+    if len(hashes) == 0:
+        return np.empty(0, dtype=np.uint32)
+    windows = (
+        sliding_window_view(hashes, size) if len(hashes) > size else hashes[np.newaxis, :]
+    )
+    powers = _SHINGLE_BASE ** np.arange(windows.shape[1] - 1, -1, -1, dtype=np.uint64)
+    mixed = windows @ powers
+    return np.unique(((mixed >> np.uint64(32)) ^ mixed).astype(np.uint32))
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """64-bit key of every LSH band of every signature, shape (len(signatures), bands)."""
+    keys = np.empty((len(signatures), bands), dtype=np.int64)
+    for i, signature in enumerate(signatures):
+        for band in range(bands):
+            digest = blake2b(
+                signature[band * rows : (band + 1) * rows].tobytes(),
+                digest_size=8,
+                salt=band.to_bytes(16, "little"),
+            ).digest()
+            keys[i, band] = int.from_bytes(digest, "little", signed=True)
+    return keys
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class StoryClusterer:
+    """Assigns articles to story clusters stored in DuckDB (migration 003_clusters.sql)."""
+
+    def __init__(
+        self,
+        settings: ClusterSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.settings = settings or ClusterSettings()
+        self._clock = clock
+        lsh = MinHashLSH(
+            threshold=self.settings.threshold,
+            num_perm=self.settings.num_perm,
+            weights=_LSH_WEIGHTS,
+        )
+        self.bands, self.rows = lsh.b, lsh.r
+
+    def params(self) -> dict[str, str]:
+        """Parameters that stored signatures and band keys depend on."""
+        return {
+            "signature": f"minhash-{_SCHEME}-seed{_SEED}-crc32-words-poly-v1",
+            "num_perm": str(self.settings.num_perm),
+            "shingle_words": str(self.settings.shingle_words),
+            "bands": str(self.bands),
+            "rows": str(self.rows),
+        }
+
+    def signatures(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """MinHash signatures, one uint32 row per token list (which must not be empty)."""
+        size = self.settings.shingle_words
+        minhashes = MinHash.generator(
+            (shingle_hashes(tokens, size) for tokens in token_lists),
+            num_perm=self.settings.num_perm,
+            seed=_SEED,
+            hashfunc=int,
+            scheme=_SCHEME,
+        )
+        out = np.empty((len(token_lists), self.settings.num_perm), dtype="<u4")
+        for row, minhash in enumerate(minhashes):
+            out[row] = minhash.hashvalues
+        return out
+
+    def _stored_banding(self, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+        """(bands, rows) of the stored band keys; fails if stored signatures are incompatible."""
+        wanted = self.params()
+        stored = store.stored_params(con, wanted)
+        for name in ("signature", "num_perm", "shingle_words"):
+            if stored[name] != wanted[name]:
+                raise ClusterParamsError(
+                    f"stored clusters use {name}={stored[name]}, configured {wanted[name]}:"
+                    " keep the old setting or start a new database"
+                )
+        return int(stored["bands"]), int(stored["rows"])
+
+    def assign(
+        self, con: duckdb.DuckDBPyConnection, articles: Sequence[ClusterInput]
+    ) -> dict[str, str]:
+        """Cluster id of every article; new ones are clustered and stored.
+
+        Runs inside the caller's transaction. Articles already clustered keep their cluster,
+        so re-running a batch changes nothing.
+        """
+        unique: dict[str, ClusterInput] = {}
+        for article in articles:
+            unique.setdefault(article.id, article)
+        assigned = store.memberships(con, list(unique))
+        new = [a for a in unique.values() if a.id not in assigned]
+        if new:
+            assigned.update(self._cluster_new(con, new))
+        return {a.id: assigned[a.id] for a in articles}
+
+    def _cluster_new(
+        self, con: duckdb.DuckDBPyConnection, new: Sequence[ClusterInput]
+    ) -> dict[str, str]:
+        now = self._clock()
+        bands, rows = self._stored_banding(con)
+        seen = [min(_utc(a.published_at), now) if a.published_at else now for a in new]
+        body_words = [words(a.text) for a in new]
+        tokens = [body or words(a.title) for body, a in zip(body_words, new, strict=True)]
+        signed = [i for i, t in enumerate(tokens) if t]
+        sigs = np.zeros((len(new), self.settings.num_perm), dtype="<u4")
+        if signed:
+            sigs[signed] = self.signatures([tokens[i] for i in signed])
+        keys = band_keys(sigs, bands, rows).tolist()
+        batch = _Batch(sigs, seen, self.settings)
+
+        # The best stored cluster each new article matches.
+        links: dict[int, tuple[float, str]] = {}
+        for cand in store.band_candidates(
+            con, signed, [keys[i] for i in signed], [seen[i] for i in signed], batch.window
+        ):
+            sim = batch.similarity(cand.query, np.frombuffer(cand.signature, dtype="<u4"))
+            if sim >= self.settings.threshold and (sim, cand.cluster_id) > links.get(
+                cand.query, (0.0, "")
+            ):
+                links[cand.query] = (sim, cand.cluster_id)
+
+        members = []
+        for subset in batch.components({i: keys[i] for i in signed}):
+            best = max((links[i] for i in subset if i in links), default=None)
+            founder = min(subset, key=lambda i: (seen[i], new[i].id))
+            cluster_id = best[1] if best else new[founder].id
+            members += [
+                store.MemberRow(
+                    article_id=new[i].id,
+                    cluster_id=cluster_id,
+                    source=new[i].source,
+                    seen_at=seen[i],
+                    text_words=len(body_words[i]),
+                    signature=sigs[i].tobytes() if tokens[i] else None,
+                    band_keys=keys[i] if tokens[i] else [],
+                )
+                for i in subset
+            ]
+        members.sort(key=lambda m: (m.seen_at, m.article_id))
+        store.add_members(con, members, now)
+        return {m.article_id: m.cluster_id for m in members}
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Signatures and times of a batch of new articles, for matching them to each other."""
+
+    signatures: np.ndarray
+    seen: Sequence[datetime]
+    settings: ClusterSettings
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.settings.window_days)
+
+    def similarity(self, article: int, signature: np.ndarray) -> float:
+        """Jaccard similarity estimated from the signatures."""
+        same = np.count_nonzero(self.signatures[article] == signature)
+        return float(same) / self.settings.num_perm
+
+    def components(self, keys: dict[int, list[int]]) -> list[set[int]]:
+        """Groups of batch articles (union-find over verified pairs sharing a band key)."""
+        found = DisjointSet(range(len(self.seen)))
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for article, article_keys in keys.items():
+            for key in article_keys:
+                buckets[key].append(article)
+        for bucket in buckets.values():
+            for pos, a in enumerate(bucket):
+                for b in bucket[pos + 1 :]:
+                    if (
+                        not found.connected(a, b)
+                        and abs(self.seen[a] - self.seen[b]) <= self.window
+                        and self.similarity(a, self.signatures[b]) >= self.settings.threshold
+                    ):
+                        found.merge(a, b)
+        return found.subsets()

@@ -1,0 +1,437 @@
+"""Match articles against watched topics, with a relevance score and an explanation.
+
+All topics are compiled once into one term index (:func:`compile_topics`): every word of
+every term, phrase and entity alias of every topic becomes one entry of a single hash
+table (stems) or prefix table (wildcards). Matching an article tokenises it once, looks
+each word up once in those tables, and evaluates only the topics whose terms occur in
+it, so the cost per article grows with the article's length and its hits, not with the
+number of topics. The query language is described in docs/queries.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from importlib.metadata import version
+
+from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
+from newswatch.models import Snippet, TopicMatch
+from newswatch.query import (
+    And,
+    AtLeast,
+    Boost,
+    EntityRef,
+    Field,
+    Lang,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    parse_query,
+    parse_term,
+)
+from newswatch.semantic import SemanticScorer, model_id
+from newswatch.semantic import available as semantic_available
+from newswatch.textnorm import Token, analyse, tokenize
+
+log = logging.getLogger("newswatch.match")
+
+# Bump when matching behaviour changes, so stored articles are re-matched.
+MATCHER_VERSION = 1
+
+_FIELDS = ("title", "body")
+_TITLE, _BODY = 0, 1
+_ALL_FIELDS = frozenset((_TITLE, _BODY))
+_WEIGHT = (3.0, 1.0)  # a title hit weighs three body hits
+_AVG_LEN = (12.0, 300.0)  # typical title / body length in words (BM25 length normalisation)
+_K1, _B = 1.2, 0.75  # BM25 term-frequency saturation and length normalisation
+_PROXIMITY = 10  # different terms at most this many words apart earn a bonus ...
+_PROXIMITY_BONUS, _PROXIMITY_MAX = 0.25, 1.0  # ... of 0.25 per neighbouring pair, at most 1.0
+_CONTEXT = 12  # words of context either side of a snippet's hits
+_MAX_WINDOW = 40  # words of hits grouped into one snippet
+
+
+class TopicError(ValueError):
+    """A topic that cannot be compiled (e.g. it refers to an unknown entity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Lits:
+    """Compiled term or entity: matches where any of the literals ``ids`` occurs."""
+
+    ids: tuple[int, ...]
+    label: str
+
+
+# A hit of one literal: (first word, end word exclusive, label as written in the topic).
+_Leaf = tuple[int, int, str]
+# A positional match: (field, first word, end word exclusive, the literal hits inside it).
+_Span = tuple[int, int, int, tuple[_Leaf, ...]]
+
+
+@dataclass(slots=True)
+class _Hit:
+    """A matched (sub)query: its relevance and the literal hits that support it."""
+
+    score: float
+    spans: list[_Span]
+
+    def add(self, other: _Hit) -> None:
+        self.score += other.score
+        self.spans.extend(other.spans)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    name: str
+    node: object
+    min_score: float
+
+
+class _Index:
+    """The one multi-pattern index over the words of all literals of all topics."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, int] = {}  # stem key -> word pattern id
+        self.prefix: dict[str, int] = {}  # folded prefix -> word pattern id
+        self.partial: set[str] = set()  # every leading part of every prefix (early exit)
+        self.literals: dict[tuple[int, ...], int] = {}  # word pattern ids -> literal id
+        self.sequences: list[tuple[int, ...]] = []  # literal id -> word pattern ids
+        self.first: dict[int, list[int]] = {}  # word pattern id -> literals starting with it
+        self.prefix_lengths: tuple[int, ...] = ()
+
+    def literal(self, term: Term) -> int:
+        """Register a term and return its literal id."""
+        pids = []
+        for word in term.words:
+            key, surface = analyse(word.text)
+            table, text = (self.prefix, surface) if word.prefix else (self.exact, key)
+            pids.append(table.setdefault(text, len(self.exact) + len(self.prefix)))
+            if word.prefix:
+                self.partial.update(surface[:n] for n in range(1, len(surface) + 1))
+                if len(surface) not in self.prefix_lengths:
+                    self.prefix_lengths = tuple(sorted({*self.prefix_lengths, len(surface)}))
+        seq = tuple(pids)
+        if seq not in self.literals:
+            self.literals[seq] = len(self.sequences)
+            self.sequences.append(seq)
+            self.first.setdefault(seq[0], []).append(self.literals[seq])
+        return self.literals[seq]
+
+    def find(self, fields: Sequence[Sequence[Token]]) -> dict[int, list[tuple[int, int, int]]]:
+        """Return every literal occurring in the tokenised fields: id -> [(field, start, end)]."""
+        sequences = self.sequences
+        found: dict[int, list[tuple[int, int, int]]] = {}
+        exact, prefix, partial, lengths = self.exact, self.prefix, self.partial, self.prefix_lengths
+        for f, tokens in enumerate(fields):
+            at: dict[int, list[int]] = {}
+            for i, tok in enumerate(tokens):
+                pids = []
+                pid = exact.get(tok.key)
+                if pid is not None:
+                    pids.append(pid)
+                surface = tok.surface
+                for n in lengths:
+                    head = surface[:n]
+                    if n > len(surface) or head not in partial:
+                        break  # no longer prefix can match either
+                    pid = prefix.get(head)
+                    if pid is not None:
+                        pids.append(pid)
+                if pids:
+                    at[i] = pids
+            for i, pids in at.items():
+                for pid in pids:
+                    for lit in self.first.get(pid, ()):
+                        seq = sequences[lit]
+                        if all(seq[j] in at.get(i + j, ()) for j in range(1, len(seq))):
+                            found.setdefault(lit, []).append((f, i, i + len(seq)))
+        return found
+
+
+class Matcher:
+    """Topics compiled into one index; ``match`` scores one article against all of them."""
+
+    def __init__(self, topics: Sequence[Topic], entities: Mapping[str, Entity], semantic: bool = True) -> None:
+        self._index = _Index()
+        self._entities = entities
+        self._entity_lits: dict[str, _Lits] = {}
+        self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score) for t in topics]
+        options = {n: t.semantic for n, t in enumerate(topics) if t.semantic is not None}
+        if options and semantic and not semantic_available():
+            log.warning("semantic matching is configured but the 'semantic' extra is not installed: "
+                        "matching by keywords only (uv sync --extra semantic)")
+        self._semantic_options = options if semantic and semantic_available() else {}
+        self._semantic = (SemanticScorer([o.examples for o in self._semantic_options.values()])
+                          if self._semantic_options else None)
+        # A topic is evaluated only for articles containing one of its trigger literals.
+        self._by_literal: dict[int, set[int]] = {}
+        for n, topic in enumerate(self._topics):
+            for lit in _triggers(topic.node) or ():
+                self._by_literal.setdefault(lit, set()).add(n)
+        self.fingerprint = _fingerprint(topics, entities, model_id() if self._semantic else None)
+
+    def _compile_topic(self, topic: Topic) -> object:
+        try:
+            check_entity_refs(topic, self._entities)
+        except ValueError as err:
+            raise TopicError(str(err)) from None
+        terms = [parse_term(p) for phrases in topic.terms.values() for p in phrases]
+        own = Or(tuple(terms)) if len(terms) > 1 else (terms[0] if terms else None)
+        if not topic.query:
+            return self._compile(own)
+        return self._compile(parse_query(topic.query), own)
+
+    def _compile(self, node: Node, own: Node | None = None) -> object:
+        """Replace terms and entity references (``@terms``: ``own``) by literals of the shared index."""
+        if isinstance(node, Term):
+            return _Lits((self._index.literal(node),), node.source)
+        if isinstance(node, EntityRef) and node.name == TERMS_REF:
+            return self._compile(own)
+        if isinstance(node, EntityRef):
+            if node.name not in self._entity_lits:
+                ids = tuple(dict.fromkeys(self._index.literal(parse_term(a)) for a in self._entities[node.name].aliases))
+                self._entity_lits[node.name] = _Lits(ids, f"@{node.name}")
+            return self._entity_lits[node.name]
+        if isinstance(node, And | Or):
+            return replace(node, operands=tuple(self._compile(op, own) for op in node.operands))
+        if isinstance(node, Near):
+            return replace(node, left=self._compile(node.left, own), right=self._compile(node.right, own))
+        if isinstance(node, AtLeast | Field | Boost | Not):
+            return replace(node, operand=self._compile(node.operand, own))
+        return node
+
+    def match(self, title: str, body: str, language: str | None) -> list[TopicMatch]:
+        """Return the topics the article matches (score >= min_score), best first."""
+        texts = (title or "", body or "")
+        tokens = [tokenize(t) for t in texts]
+        found = self._index.find(tokens)
+        triggered = {n for lit in found for n in self._by_literal.get(lit, ())}
+        meaning = self._meaning(texts)
+        ev = _Evaluator(found, (len(tokens[_TITLE]), len(tokens[_BODY])), language)
+        results = []
+        for n in sorted(triggered | meaning.keys()):
+            topic = self._topics[n]
+            hit = ev.hit(topic.node, _ALL_FIELDS) if n in triggered else None
+            keyword = hit.score + _proximity_bonus(hit.spans) if hit else 0.0
+            similarity, semantic = meaning.get(n, (0.0, 0.0))
+            score = keyword + semantic
+            if score <= 0 or score < topic.min_score:
+                continue
+            terms = _terms(hit.spans) if hit else ()
+            if semantic:
+                terms += (f"~meaning {similarity:.2f}",)
+            snippets = _snippets(texts, tokens, hit.spans) if hit and hit.spans else _lead(texts, tokens)
+            results.append(TopicMatch(topic.name, round(score, 3), terms, snippets))
+        results.sort(key=lambda m: -m.score)
+        return results
+
+    def _meaning(self, texts: tuple[str, str]) -> dict[int, tuple[float, float]]:
+        """Topic -> (similarity, score contribution) for topics whose examples the article is close to."""
+        if self._semantic is None:
+            return {}
+        out = {}
+        for (n, opts), sim in zip(self._semantic_options.items(), self._semantic.similarities(*texts), strict=True):
+            if sim > opts.threshold:
+                out[n] = (float(sim), opts.weight * (float(sim) - opts.threshold) / (1 - opts.threshold))
+        return out
+
+
+def compile_topics(topics: Sequence[Topic], entities: Mapping[str, Entity] | None = None,
+                   semantic: bool = True) -> Matcher:
+    """Compile all topics (and the entities their queries refer to) into one :class:`Matcher`.
+
+    ``semantic=False`` ignores the topics' ``semantic`` options (keywords only).
+    """
+    return Matcher(topics, entities or {}, semantic)
+
+
+def _triggers(node: object) -> frozenset[int] | None:
+    """Literals of which any matching article must contain at least one (None: no such set).
+
+    Where several operands are all required (AND, NEAR), the smallest set is kept, so an
+    article mentioning only a common context entity does not wake the topic up.
+    """
+    if isinstance(node, _Lits):
+        return frozenset(node.ids)
+    if isinstance(node, Or):
+        subs = [_triggers(op) for op in node.operands]
+        return None if None in subs else frozenset().union(*subs)
+    if isinstance(node, And | Near):
+        operands = node.operands if isinstance(node, And) else (node.left, node.right)
+        subs = [t for op in operands if (t := _triggers(op)) is not None]
+        return min(subs, key=len) if subs else None
+    if isinstance(node, AtLeast | Field | Boost):
+        return _triggers(node.operand)
+    return None  # NOT and lang: require nothing
+
+
+class _Evaluator:
+    """Evaluates compiled queries against the literal hits of one article."""
+
+    def __init__(self, found: dict[int, list[tuple[int, int, int]]], lengths: tuple[int, int],
+                 language: str | None) -> None:
+        self._found = found
+        self._lengths = lengths
+        self._language = language
+
+    def spans(self, node: object, fields: frozenset[int]) -> list[_Span]:
+        """Positions where a positional node matches, sorted by (field, start)."""
+        if isinstance(node, _Lits):
+            out = [(f, s, e, ((s, e, node.label),)) for lit in node.ids
+                   for f, s, e in self._found.get(lit, ()) if f in fields]
+        elif isinstance(node, Or):
+            out = [span for op in node.operands for span in self.spans(op, fields)]
+        elif isinstance(node, Field):
+            return self.spans(node.operand, fields & {_FIELDS.index(node.field)})
+        elif isinstance(node, Boost):
+            return self.spans(node.operand, fields)
+        elif isinstance(node, AtLeast):
+            out = self.spans(node.operand, fields)
+            return out if len(out) >= node.count else []
+        else:
+            assert isinstance(node, Near)
+            return _near(self.spans(node.left, fields), self.spans(node.right, fields), node.distance)
+        out.sort(key=lambda sp: (sp[0], sp[1], sp[2]))
+        return out
+
+    def score(self, spans: list[_Span]) -> float:
+        """BM25-style relevance: each distinct term scores by its occurrences per field."""
+        tf: dict[tuple[str, int], int] = {}
+        for f, s, e, label in {(f, s, e, label) for f, _, _, leaves in spans for s, e, label in leaves}:
+            tf[label, f] = tf.get((label, f), 0) + 1
+        total = 0.0
+        for (_, f), n in tf.items():
+            norm = 1 - _B + _B * self._lengths[f] / _AVG_LEN[f]
+            total += _WEIGHT[f] * n * (_K1 + 1) / (n + _K1 * norm)
+        return total
+
+    def hit(self, node: object, fields: frozenset[int]) -> _Hit | None:
+        """Evaluate a (sub)query; None when it does not match."""
+        if isinstance(node, _Lits) and not any(lit in self._found for lit in node.ids):
+            return None  # the common case, decided without building spans
+        if isinstance(node, And):
+            total = _Hit(0.0, [])
+            for op in node.operands:
+                sub = self.hit(op, fields)
+                if sub is None:
+                    return None
+                total.add(sub)
+            return total
+        if isinstance(node, Or):
+            subs = [sub for op in node.operands if (sub := self.hit(op, fields)) is not None]
+            if not subs:
+                return None
+            for sub in subs[1:]:
+                subs[0].add(sub)
+            return subs[0]
+        if isinstance(node, Not):
+            return None if self.hit(node.operand, fields) else _Hit(0.0, [])
+        if isinstance(node, Lang):
+            return _Hit(0.0, []) if self._language == node.code else None
+        if isinstance(node, Field):
+            return self.hit(node.operand, fields & {_FIELDS.index(node.field)})
+        if isinstance(node, Boost):
+            sub = self.hit(node.operand, fields)
+            if sub is None or node.factor == 0:  # ^0: a pure filter, no score and no evidence
+                return sub and _Hit(0.0, [])
+            sub.score *= node.factor
+            return sub
+        spans = self.spans(node, fields)
+        return _Hit(self.score(spans), spans) if spans else None
+
+
+def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
+    """Pairs of left/right spans in one field at most ``distance`` words apart, merged."""
+    if not left or not right:
+        return []
+    starts = [(sp[0], sp[1]) for sp in right]
+    longest = max(sp[2] - sp[1] for sp in right)
+    out: dict[tuple[int, int, int], _Span] = {}
+    for f, s, e, leaves in left:
+        lo = bisect.bisect_left(starts, (f, s - distance - longest))
+        hi = bisect.bisect_right(starts, (f, e + distance))
+        for rf, rs, re_, rleaves in right[lo:hi]:
+            if rf == f and max(rs - e, s - re_) <= distance:
+                key = (f, min(s, rs), max(e, re_))
+                if key not in out:
+                    out[key] = (*key, leaves + rleaves)
+    return sorted(out.values(), key=lambda sp: (sp[0], sp[1], sp[2]))
+
+
+def _proximity_bonus(spans: list[_Span]) -> float:
+    """Bonus for different matched terms standing close together (any field)."""
+    leaves = sorted({(f, s, e, label) for f, _, _, ls in spans for s, e, label in ls})
+    pairs = sum(1 for a, b in zip(leaves, leaves[1:], strict=False)
+                if a[0] == b[0] and a[3] != b[3] and b[1] - a[2] <= _PROXIMITY)
+    return min(_PROXIMITY_MAX, _PROXIMITY_BONUS * pairs)
+
+
+def _terms(spans: list[_Span]) -> tuple[str, ...]:
+    """Matched terms as written in the topic, in order of first occurrence (title first)."""
+    leaves = sorted((f, leaf) for f, _, _, ls in spans for leaf in ls)
+    return tuple(dict.fromkeys(label for _, (_, _, label) in leaves))
+
+
+def _snippets(texts: tuple[str, str], tokens: list[list[Token]], spans: list[_Span]) -> tuple[Snippet, ...]:
+    """One or two body passages (the title if only it matched) with the hits highlighted."""
+    f = _BODY if any(sp[0] == _BODY for sp in spans) else _TITLE
+    leaves = sorted({leaf for sp in spans if sp[0] == f for leaf in sp[3]})
+    windows: list[list[_Leaf]] = []
+    for leaf in leaves:
+        if windows and leaf[1] - windows[-1][0][0] <= _MAX_WINDOW:
+            windows[-1].append(leaf)
+        else:
+            windows.append([leaf])
+    best = sorted(windows, key=lambda w: (-len({label for _, _, label in w}), -len(w)))[:2]
+    best.sort(key=lambda w: w[0][0])
+    return tuple(_snippet(texts[f], tokens[f], w) for w in best)
+
+
+def _lead(texts: tuple[str, str], tokens: list[list[Token]]) -> tuple[Snippet, ...]:
+    """The opening words of the body (or title), for a match by meaning alone."""
+    f = _BODY if tokens[_BODY] else _TITLE
+    if not tokens[f]:
+        return ()
+    return (_snippet(texts[f], tokens[f], [(0, 0, "")], highlight=False),)
+
+
+def _snippet(text: str, tokens: list[Token], leaves: list[_Leaf], highlight: bool = True) -> Snippet:
+    """The passage around ``leaves`` (with context words) and the character spans to highlight."""
+    first = max(0, leaves[0][0] - _CONTEXT)
+    last = min(len(tokens), max(e for _, e, _ in leaves) + _CONTEXT) - 1
+    lo, hi = tokens[first].start, tokens[last].end
+    while lo > 0 and _is_punctuation(text[lo - 1]):  # keep quotes and brackets around the words
+        lo -= 1
+    while hi < len(text) and _is_punctuation(text[hi]):
+        hi += 1
+    marks: list[tuple[int, int]] = []
+    for s, e, _ in leaves if highlight else ():
+        span = (tokens[s].start - lo, tokens[e - 1].end - lo)
+        if marks and span[0] <= marks[-1][1]:  # overlapping hits become one highlight
+            marks[-1] = (marks[-1][0], max(marks[-1][1], span[1]))
+        else:
+            marks.append(span)
+    return Snippet(text[lo:hi], tuple(marks))
+
+
+def _is_punctuation(ch: str) -> bool:
+    return not ch.isspace() and not ch.isalnum()
+
+
+def _fingerprint(topics: Sequence[Topic], entities: Mapping[str, Entity], model: str | None) -> str:
+    """Stable hash of everything that decides matching results."""
+    payload = {
+        "matcher": MATCHER_VERSION,
+        "stemmer": version("pystemmer"),
+        "semantic_model": model,
+        "topics": [t.model_dump(mode="json") for t in topics],
+        "entities": {k: entities[k].model_dump(mode="json") for k in sorted(entities)},
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

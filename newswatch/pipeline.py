@@ -1,0 +1,193 @@
+"""The ingest pipeline as plain functions: fetch -> store -> extract -> store -> match.
+
+Network stages are reached through a :class:`Stages` object, so the same sequence runs with a
+local thread pool (:class:`LocalStages`) or as Prefect tasks (``flows.ingest``). All writes go
+through the :class:`storage.db.Database` passed in, from the calling thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from newswatch.chart import volume_chart
+from newswatch.cluster import StoryClusterer
+from newswatch.config import Config, Feed, HttpSettings
+from newswatch.extract import extract_batch
+from newswatch.fetch import fetch_feed
+from newswatch.health import skip_reason
+from newswatch.http import make_client
+from newswatch.match import Matcher, compile_topics
+from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
+from newswatch.render import Report, build_report, write_report
+from storage.db import Database, now
+
+log = logging.getLogger("newswatch.pipeline")
+T = TypeVar("T")
+
+
+class Stages(Protocol):
+    """How the network-bound stages are executed."""
+
+    def fetch_feeds(
+        self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
+    ) -> Iterable[FeedFetch]:
+        """Fetch every feed; yield results as they complete."""
+        ...
+
+    def extract_batches(
+        self, batches: Sequence[Sequence[PendingArticle]], http: HttpSettings
+    ) -> Iterable[list[ExtractedArticle]]:
+        """Fetch and extract every batch; yield each batch's results as it completes."""
+        ...
+
+
+def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings) -> FeedFetch:
+    """Fetch one feed with its own client; a bug is reported as a failed fetch, not raised."""
+    try:
+        with make_client(http) as client:
+            return fetch_feed(client, feed, state, http)
+    except Exception as err:  # one broken feed must never stop the others
+        log.exception("unexpected error fetching feed %s", feed.name)
+        url = state.url if state else feed.url
+        return FeedFetch(feed.name, url, None, error=f"internal error: {type(err).__name__}: {err}")
+
+
+class LocalStages:
+    """Runs the stages in a local thread pool, without Prefect."""
+
+    def __init__(self, workers: int = 8):
+        self.workers = workers
+
+    def fetch_feeds(
+        self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
+    ) -> Iterator[FeedFetch]:
+        """Fetch every feed concurrently; yield results as they complete."""
+        with ThreadPoolExecutor(self.workers) as pool:
+            futures = [pool.submit(fetch_one_feed, feed, state, http) for feed, state in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+
+    def extract_batches(
+        self, batches: Sequence[Sequence[PendingArticle]], http: HttpSettings
+    ) -> Iterator[list[ExtractedArticle]]:
+        """Extract the batches one after the other (each batch fetches pages concurrently)."""
+        for batch in batches:
+            yield extract_batch(batch, http)
+
+
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` cut into consecutive slices of at most ``size``."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def ingest(config: Config, db: Database, stages: Stages | None = None) -> IngestStats:
+    """Run one ingest: fetch all enabled feeds, extract new articles, match them.
+
+    Safe to rerun at any point: work left over by an interrupted run (pending extraction,
+    unmatched articles) is picked up, and nothing already stored is stored twice.
+    """
+    stages = stages or LocalStages(config.settings.http.concurrency)
+    http = config.settings.http
+    stats = IngestStats()
+    feeds = config.enabled_feeds
+    db.sync_feeds((feed.name, feed.url) for feed in feeds)
+    states = db.feed_states()
+    by_name = {feed.name: feed for feed in feeds}
+    stats.skipped = feeds_to_skip(db, config)
+    stats.feeds_skipped = len(stats.skipped)
+    jobs = [(feed, states.get(feed.name)) for feed in feeds if feed.name not in stats.skipped]
+    for result in stages.fetch_feeds(jobs, http):
+        stats.new_articles += db.record_feed_fetch(result, by_name[result.feed_name].language)
+        if result.not_modified:
+            stats.feeds_not_modified += 1
+        elif result.ok:
+            stats.feeds_ok += 1
+        else:
+            stats.feeds_failed += 1
+            stats.failures[result.feed_name] = result.error or "failed"
+            log.warning("feed %s failed: %s", result.feed_name, result.error)
+    pending = db.pending_articles(config.settings.extract.max_attempts)
+    for results in stages.extract_batches(chunks(pending, config.settings.extract.batch_size), http):
+        db.store_extracted(results)
+        stats.extracted += sum(r.status == "extracted" for r in results)
+        stats.summary_only += sum(r.status == "summary_only" for r in results)
+    stats.clustered = cluster_stored(
+        db, StoryClusterer(config.settings.clusters), config.settings.extract.max_attempts
+    )
+    stats.matched_articles, stats.matches = match_stored(
+        db, compile_topics(config.topics, config.entities), config.settings.extract.batch_size
+    )
+    log.info(
+        "ingest: %d feeds ok, %d unchanged, %d failed, %d skipped; %d new articles; %d extracted,"
+        " %d summary-only; %d clustered; %d articles matched (%d matches)",
+        stats.feeds_ok, stats.feeds_not_modified, stats.feeds_failed, stats.feeds_skipped,
+        stats.new_articles, stats.extracted, stats.summary_only, stats.clustered,
+        stats.matched_articles, stats.matches,
+    )
+    return stats
+
+
+def feeds_to_skip(db: Database, config: Config) -> dict[str, str]:
+    """Feeds this run must not fetch (Retry-After pending, dead), with the reason; logged."""
+    at = now()
+    health = db.feed_health()
+    skipped = {}
+    for feed in config.enabled_feeds:
+        reason = skip_reason(health.get(feed.name), config.settings.health, at)
+        if reason:
+            log.info("feed %s skipped: %s", feed.name, reason)
+            skipped[feed.name] = reason
+    return skipped
+
+
+def cluster_stored(db: Database, clusterer: StoryClusterer, max_attempts: int) -> int:
+    """Put every article whose text is final into a story cluster; return how many were new."""
+    count = 0
+    while batch := db.articles_to_cluster(max_attempts, clusterer.settings.batch_size):
+        db.store_clusters(clusterer, batch)
+        count += len(batch)
+    return count
+
+
+def match_stored(db: Database, matcher: Matcher, batch_size: int) -> tuple[int, int]:
+    """Match every stored article not yet matched by this matcher; return (articles, matches)."""
+    articles = matches = 0
+    while batch := db.articles_to_match(matcher.fingerprint, batch_size):
+        results = {a.id: matcher.match(a.title, a.text, a.language) for a in batch}
+        db.store_matches(matcher.fingerprint, results)
+        articles += sum(bool(found) for found in results.values())
+        matches += sum(len(found) for found in results.values())
+    return articles, matches
+
+
+def report_window(hours: float, end: datetime | None = None) -> tuple[datetime, datetime]:
+    """The ``hours`` up to ``end`` (default: now) as (start, end)."""
+    end = end or now()
+    return end - timedelta(hours=hours), end
+
+
+def report(
+    config: Config, db: Database, start: datetime, end: datetime, out_dir: Path
+) -> tuple[Report, Path, Path]:
+    """Build the report of matches in [start, end) and write its HTML and text files."""
+    rows = db.matches_between(start, end)
+    topics = [topic.name for topic in config.topics]
+    built = build_report(
+        rows,
+        [(topic.name, topic.description) for topic in config.topics],
+        start,
+        end,
+        generated_at=now(),
+        failing_feeds=db.failing_feeds(),
+        clusters=db.cluster_summaries([row.article_id for row in rows]),
+        chart=volume_chart(((r.topic, r.published_at or r.discovered_at) for r in rows), topics, start, end),
+        feeds_total=len(config.enabled_feeds),
+    )
+    html_path, text_path = write_report(built, out_dir)
+    log.info("report: %d matches -> %s", built.item_count, html_path)
+    return built, html_path, text_path

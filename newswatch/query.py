@@ -1,0 +1,334 @@
+"""Parser for the topic query language (reference: docs/queries.md).
+
+``parse_query`` turns a query string into a small immutable syntax tree; syntax errors
+raise :class:`QuerySyntaxError` carrying the line and column of the offending
+character. The tree is analysed and evaluated by :mod:`newswatch.match`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from newswatch.textnorm import words
+
+FIELDS = ("title", "body")
+
+_GRAMMAR = r"""
+?start: or_expr
+?or_expr: and_expr (_OR and_expr)*
+?and_expr: not_expr (_AND? not_expr)*
+?not_expr: _NOT not_expr -> not_
+         | near_expr
+?near_expr: unary (NEAR unary)*
+?unary: ATLEAST unary -> atleast
+      | FIELD unary -> field
+      | atom BOOST -> boost
+      | atom
+?atom: PHRASE -> phrase
+     | WORD -> word
+     | ENTITY -> entity
+     | LANG -> lang
+     | "(" or_expr ")"
+
+_OR.3: /OR(?=[\s()"]|$)/
+_AND.3: /AND(?=[\s()"]|$)/
+_NOT.3: /NOT(?=[\s()"]|$)/
+NEAR.3: /NEAR\/\d+(?=[\s()"]|$)/
+ATLEAST.3: /ATLEAST\/\d+(?=[\s()"]|$)/
+FIELD.3: /(title|body):/
+LANG.3: /lang:[a-z]{2}(?=[\s()"]|$)/
+ENTITY.2: /@[^\W\d][\w-]*/
+PHRASE.2: /"[^"]*"/
+BOOST.3: /\^\d+(\.\d+)?/
+WORD: /[^\s()"^]+/
+
+%import common.WS
+%ignore WS
+"""
+
+_LOWER_OPERATORS = {"and", "or", "not"}
+_OPERATOR = re.compile(r"(?:NEAR|ATLEAST)/\d+|AND|OR|NOT")  # lexed as a word only where misplaced
+# A bare word that looks like an operator or a field prefix gone wrong ("NEAR/x", "titel:").
+_MALFORMED_OPERATOR = re.compile(r"^(?:NEAR|ATLEAST)(?:/|$)|^[A-Za-z]+:")
+
+
+class QuerySyntaxError(ValueError):
+    """A query that cannot be parsed; ``line`` and ``column`` are 1-based."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(f"line {line}, column {column}: {message}")
+        self.reason = message
+        self.line = line
+        self.column = column
+
+
+def _check_word(token: Token) -> Token:
+    """Reject, while lexing, bare words that are operators out of place or misspelt."""
+    value = token.value
+    if _OPERATOR.fullmatch(value):
+        raise QuerySyntaxError(f"misplaced {value}: AND, OR and NEAR/n go between two terms, "
+                               "NOT and ATLEAST/n before one", token.line, token.column)
+    if value.lower() in _LOWER_OPERATORS:
+        raise QuerySyntaxError(f"operators are upper case: write {value.upper()}, "
+                               f"or quote \"{value}\" to search for the word", token.line, token.column)
+    if _MALFORMED_OPERATOR.match(value):
+        raise QuerySyntaxError(f"malformed operator {value!r}: write NEAR/10, ATLEAST/2, title:, body: "
+                               "or lang:xx (a two-letter code)", token.line, token.column)
+    return token
+
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False, lexer_callbacks={"WORD": _check_word})
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a term: matched on its stem, or as a prefix when ``prefix`` is set."""
+
+    text: str
+    prefix: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word or quoted phrase; ``source`` is the term as written in the query."""
+
+    words: tuple[Word, ...]
+    source: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRef:
+    """``@name``: any alias of a configured entity."""
+
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """``lang:xx``: true when the article's detected language is ``code``."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """``left NEAR/n right``: both within ``distance`` words of each other, any order."""
+
+    left: Node
+    right: Node
+    distance: int
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast:
+    """``ATLEAST/n operand``: the operand occurs at least ``count`` times."""
+
+    count: int
+    operand: Node
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """``title:operand`` / ``body:operand``: operand evaluated in one field only."""
+
+    field: str
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Boost:
+    """``operand^factor``: multiplies the operand's contribution to the score (``^0``: filter only)."""
+
+    operand: Node
+    factor: float
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Node
+
+
+Node = Term | EntityRef | Lang | Near | AtLeast | Field | Boost | And | Or | Not
+
+
+def parse_term(text: str, line: int = 1, column: int = 1) -> Term:
+    """Build a term from a word or phrase; a word ending in ``*`` is a prefix wildcard."""
+    parts = text.split()
+    if not parts:
+        raise QuerySyntaxError("empty term", line, column)
+    out: list[Word] = []
+    for part in parts:
+        prefix = part.endswith("*")
+        stem = part.rstrip("*") if prefix else part
+        pieces = words(stem)
+        if not pieces or (prefix and not stem[-1:].isalnum()) or "*" in stem:
+            raise QuerySyntaxError(f"{part!r} is not a word (use letters or digits, '*' only at the end)",
+                                   line, column)
+        if prefix and len(pieces[-1]) < 2:
+            raise QuerySyntaxError(f"{part!r}: a wildcard needs at least 2 letters before '*'", line, column)
+        # Punctuation inside a word ("cease-fire", "KTMT-nin") splits it, as in articles.
+        out.extend(Word(p, prefix and i == len(pieces) - 1) for i, p in enumerate(pieces))
+    return Term(tuple(out), text, line, column)
+
+
+def _operator_count(token: Token) -> int:
+    return int(token.value.split("/", 1)[1])
+
+
+class _Build(Transformer):
+    """Turn the lark parse tree into :data:`Node` objects."""
+
+    def word(self, children):
+        (token,) = children
+        return parse_term(token.value, token.line, token.column)
+
+    def phrase(self, children):
+        (token,) = children
+        return parse_term(token.value[1:-1], token.line, token.column)
+
+    def entity(self, children):
+        (token,) = children
+        return EntityRef(token.value[1:], token.line, token.column)
+
+    def lang(self, children):
+        (token,) = children
+        return Lang(token.value.split(":", 1)[1])
+
+    def not_(self, children):
+        (operand,) = children
+        return Not(operand)
+
+    def and_expr(self, children):
+        return And(tuple(children))
+
+    def or_expr(self, children):
+        return Or(tuple(children))
+
+    def near_expr(self, children):
+        node = children[0]
+        for op, right in zip(children[1::2], children[2::2], strict=True):
+            node = Near(node, right, _operator_count(op), op.line, op.column)
+        return node
+
+    def atleast(self, children):
+        op, operand = children
+        count = _operator_count(op)
+        if count < 1:
+            raise QuerySyntaxError("ATLEAST needs a count of 1 or more", op.line, op.column)
+        return AtLeast(count, operand, op.line, op.column)
+
+    def field(self, children):
+        op, operand = children
+        return Field(op.value[:-1], operand)
+
+    def boost(self, children):
+        operand, op = children
+        return Boost(operand, float(op.value[1:]))
+
+
+def _at_end(err: UnexpectedInput) -> bool:
+    return isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
+
+
+def _describe(err: UnexpectedInput) -> str:
+    if _at_end(err):
+        return "query ends too early (missing term or ')')"
+    if isinstance(err, UnexpectedToken):
+        return f"unexpected {err.token.value!r}"
+    if isinstance(err, UnexpectedCharacters):
+        return f"unexpected character {err.char!r}"
+    return str(err)
+
+
+def is_positional(node: Node) -> bool:
+    """True for nodes that have word positions (usable with NEAR and ATLEAST)."""
+    if isinstance(node, Or):
+        return all(is_positional(op) for op in node.operands)
+    if isinstance(node, Field | Boost):
+        return is_positional(node.operand)
+    return isinstance(node, Term | EntityRef | Near | AtLeast)
+
+
+def needs_term(node: Node) -> bool:
+    """True when the query can only match an article containing at least one of its terms."""
+    if isinstance(node, And):
+        return any(needs_term(op) for op in node.operands)
+    if isinstance(node, Or):
+        return all(needs_term(op) for op in node.operands)
+    if isinstance(node, Field | Boost):
+        return needs_term(node.operand)
+    return not isinstance(node, Not | Lang)
+
+
+def _check_positions(node: Node) -> None:
+    """Reject NEAR/ATLEAST over boolean sub-expressions (AND, NOT, lang:)."""
+    if isinstance(node, Near | AtLeast):
+        operands = (node.left, node.right) if isinstance(node, Near) else (node.operand,)
+        if not all(is_positional(op) for op in operands):
+            name = "NEAR" if isinstance(node, Near) else "ATLEAST"
+            raise QuerySyntaxError(f"{name} works on terms, phrases, @entities and OR-groups of them, "
+                                   "not on AND, NOT or lang:", node.line, node.column)
+    for child in _children(node):
+        _check_positions(child)
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, And | Or):
+        return node.operands
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    if isinstance(node, AtLeast | Field | Boost | Not):
+        return (node.operand,)
+    return ()
+
+
+def parse_query(text: str) -> Node:
+    """Parse and check a query string, or raise :class:`QuerySyntaxError`."""
+    if not text.strip():
+        raise QuerySyntaxError("empty query", 1, 1)
+    try:
+        node = _Build().transform(_PARSER.parse(text))
+    except UnexpectedInput as err:
+        line, column = err.line, err.column
+        if _at_end(err):  # point just past the last non-blank character
+            lines = text.rstrip().split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
+        raise QuerySyntaxError(_describe(err), line, column) from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, QuerySyntaxError):
+            raise err.orig_exc from None
+        raise
+    _check_positions(node)
+    if not needs_term(node):
+        raise QuerySyntaxError("the query would match articles that contain none of its terms "
+                               "(NOT and lang: only narrow a match)", 1, 1)
+    return node
+
+
+def entity_refs(node: Node) -> list[EntityRef]:
+    """All ``@entity`` references in a query, in order."""
+    if isinstance(node, EntityRef):
+        return [node]
+    return [ref for child in _children(node) for ref in entity_refs(child)]

@@ -1,0 +1,234 @@
+"""Render reports and digests from stored matches with Jinja2 (HTML autoescaped, plus text).
+
+Reports and e-mail digests share the item, section and footer templates (``_parts.*.j2``) and
+the :class:`StoryItem` / :class:`TopicSection` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import css_inline
+import jinja2
+from markupsafe import Markup, escape
+
+from newswatch.chart import VolumeChart
+from newswatch.models import FeedHealth, Snippet
+from storage.clusters import ClusterSummary
+from storage.db import MatchedArticle
+
+
+def templates_dir() -> Path:
+    """The ``templates/`` folder of the checkout, or the copy inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "templates", here / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("newswatch templates folder not found")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The shared Jinja2 environment (HTML templates autoescaped)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["highlight_html"] = highlight_html
+    env.filters["highlight_text"] = highlight_text
+    env.filters["when"] = format_time
+    env.filters["one_line"] = one_line
+    env.filters["web_url"] = web_url
+    env.filters["host"] = url_host
+    env.filters["also_reported"] = also_reported
+    return env
+
+
+def highlight_html(snippet: Snippet) -> Markup:
+    """The snippet escaped, with matched spans wrapped in ``<mark>``."""
+    out, last = [], 0
+    for start, end in sorted(snippet.spans):
+        if start < last:
+            continue
+        out += [escape(snippet.text[last:start]), Markup("<mark>"), escape(snippet.text[start:end]), Markup("</mark>")]
+        last = end
+    out.append(escape(snippet.text[last:]))
+    return Markup("").join(out)
+
+
+def highlight_text(snippet: Snippet) -> str:
+    """The snippet as plain text, with matched spans in [[double brackets]]."""
+    out, last = [], 0
+    for start, end in sorted(snippet.spans):
+        if start < last:
+            continue
+        out += [snippet.text[last:start], "[[", snippet.text[start:end], "]]"]
+        last = end
+    out.append(snippet.text[last:])
+    return " ".join("".join(out).split())
+
+
+def also_reported(cluster: ClusterSummary, source: str) -> str:
+    """"also reported by A, B · 3 articles" for a story shown from ``source``."""
+    others = cluster.also_reported_by(source)
+    count = f"{cluster.size} articles in this story"
+    return f"also reported by {', '.join(others)} · {count}" if others else count
+
+
+def format_time(value: datetime | None, tz: tzinfo | None = None) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM UTC``, or in ``tz`` with its abbreviation (empty when unknown)."""
+    if not value:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if tz else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace and control characters made one space."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def web_url(url: str) -> str:
+    """``url`` if it is an http(s) URL, else empty (no ``javascript:`` links from feeds)."""
+    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else ""
+
+
+def url_host(url: str) -> str:
+    """The host name of ``url`` (empty when there is none)."""
+    return urlsplit(url).hostname or ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryItem:
+    """One story in a report or digest: the article shown, and its story cluster (if any)."""
+
+    article: MatchedArticle
+    cluster: ClusterSummary | None = None
+    other_topics: tuple[str, ...] = ()
+    update: bool = False  # sent before; listed again because more outlets reported it
+
+    @property
+    def key(self) -> str:
+        """The story's id: its cluster's, or the article's for an unclustered article."""
+        return self.cluster.cluster_id if self.cluster else self.article.article_id
+
+    @property
+    def size(self) -> int:
+        """Articles in the story."""
+        return self.cluster.size if self.cluster else 1
+
+    @property
+    def also_reported_by(self) -> tuple[str, ...]:
+        """Other outlets that carried the story."""
+        return self.cluster.also_reported_by(self.article.feed_name) if self.cluster else ()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSection:
+    """One topic's stories in a report or digest, in display order."""
+
+    name: str
+    description: str
+    items: tuple[StoryItem, ...]
+    omitted: int = 0
+
+
+def clusters_by_article(clusters: Iterable[ClusterSummary]) -> dict[str, ClusterSummary]:
+    """Each member article's cluster."""
+    return {member: cluster for cluster in clusters for member in cluster.members}
+
+
+def collapse_stories(
+    rows: Sequence[MatchedArticle], cluster_of: Mapping[str, ClusterSummary]
+) -> tuple[StoryItem, ...]:
+    """One item per story, in ``rows`` order: the cluster's lead if it is among the rows, else
+    the story's first row."""
+    items: dict[str, StoryItem] = {}
+    for row in rows:
+        item = StoryItem(row, cluster_of.get(row.article_id))
+        if item.key not in items or (item.cluster and row.article_id == item.cluster.lead_article_id):
+            items[item.key] = item
+    return tuple(items.values())
+
+
+def inline_css(html: str) -> str:
+    """``html`` with its ``<style>`` rules moved into ``style`` attributes (for e-mail clients)."""
+    return _inliner().inline(html)
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a report template needs."""
+
+    title: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    sections: tuple[TopicSection, ...]
+    failing_feeds: tuple[FeedHealth, ...] = ()
+    totals: dict[str, int] = field(default_factory=dict)
+    chart: VolumeChart | None = None
+    feeds_total: int = 0
+
+    @property
+    def item_count(self) -> int:
+        """Stories listed in the report (a story counts once per topic it matches)."""
+        return sum(len(section.items) for section in self.sections)
+
+
+def build_report(
+    rows: Sequence[MatchedArticle],
+    topics: Sequence[tuple[str, str]],
+    start: datetime,
+    end: datetime,
+    generated_at: datetime,
+    failing_feeds: Sequence[FeedHealth] = (),
+    title: str = "newswatch report",
+    clusters: Iterable[ClusterSummary] = (),
+    chart: VolumeChart | None = None,
+    feeds_total: int = 0,
+) -> Report:
+    """Group matched articles by topic, in the order of ``topics`` ((name, description) pairs).
+
+    Articles of one story cluster are listed once per topic (see :func:`collapse_stories`).
+    """
+    cluster_of = clusters_by_article(clusters)
+    sections = tuple(
+        TopicSection(name, description, collapse_stories([r for r in rows if r.topic == name], cluster_of))
+        for name, description in topics
+    )
+    return Report(
+        title, start, end, generated_at, sections, tuple(failing_feeds), chart=chart, feeds_total=feeds_total
+    )
+
+
+def render_report(report: Report) -> tuple[str, str]:
+    """The report as (HTML, plain text)."""
+    env = environment()
+    return (
+        env.get_template("report.html.j2").render(report=report),
+        env.get_template("report.txt.j2").render(report=report),
+    )
+
+
+def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report-<time>.html`` and ``.txt`` into ``out_dir``; return both paths."""
+    html, text = render_report(report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"report-{report.generated_at:%Y%m%dT%H%M%SZ}"
+    html_path, text_path = stem.with_suffix(".html"), stem.with_suffix(".txt")
+    html_path.write_text(html, encoding="utf-8")
+    text_path.write_text(text, encoding="utf-8")
+    return html_path, text_path

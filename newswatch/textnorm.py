@@ -1,0 +1,95 @@
+"""Unicode-aware tokenisation, case folding and stemming shared by queries and articles.
+
+Every word is reduced to two forms:
+
+* ``surface``: NFKC, full case folding, combining marks removed and a few
+  script-specific equivalences applied (Azerbaijani/Turkish dotless ``ı`` and dotted
+  ``İ`` both become ``i``; Armenian ``և``/``ԵՎ`` both become ``եւ``; Russian ``ё``
+  becomes ``е``). Prefix wildcards (``peacekeep*``) match against this form.
+* ``key``: the surface of the Snowball stem, chosen by the word's *script*, not by the
+  article's language, so a query term and an article word always go through the same
+  analysis: Cyrillic words use the Russian stemmer, Armenian words the Armenian
+  stemmer, Latin words the English stemmer; Georgian has no stemmer (use wildcards).
+  Plain terms and phrases match on this form, so ``мирный договор`` also finds
+  ``мирного договора``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+# A word is a run of letters/digits, keeping combining marks that follow a letter.
+_WORD_RE = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0483-\u0489])*")
+_MARKS = {c: None for c in range(0x0300, 0x0370)} | {c: None for c in range(0x0483, 0x048A)}
+_EQUIVALENTS = str.maketrans({"ı": "i", "ё": "е"})
+
+_STEMMERS = {
+    "cyrillic": Stemmer.Stemmer("russian"),
+    "armenian": Stemmer.Stemmer("armenian"),
+    "latin": Stemmer.Stemmer("english"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a text: its analysed forms and its character offsets in the text."""
+
+    key: str
+    surface: str
+    start: int
+    end: int
+
+
+def script_of(word: str) -> str | None:
+    """Return the stemmer script of a folded word ('latin', 'cyrillic', 'armenian') or None."""
+    for ch in word:
+        cp = ord(ch)
+        if cp < 0x0250:
+            if ch.isalpha():
+                return "latin"
+        elif 0x0400 <= cp <= 0x052F:
+            return "cyrillic"
+        elif 0x0530 <= cp <= 0x058F:
+            return "armenian"
+        elif 0x10A0 <= cp <= 0x10FF or 0x1C90 <= cp <= 0x1CBF:
+            return None
+    return None
+
+
+def _strip(word: str) -> str:
+    """Remove combining marks (after compatibility decomposition) and fold equivalents."""
+    return unicodedata.normalize("NFKD", word).translate(_MARKS).translate(_EQUIVALENTS)
+
+
+def fold(word: str) -> str:
+    """Case-fold a word before stemming: NFKC, casefold, Turkic ``İ`` and Armenian ``եվ``."""
+    folded = unicodedata.normalize("NFKC", word.replace("İ", "i")).casefold()
+    return folded.replace("եվ", "եւ")
+
+
+@lru_cache(maxsize=200_000)
+def analyse(word: str) -> tuple[str, str]:
+    """Return ``(key, surface)`` for one word as found in a text."""
+    folded = fold(word)
+    stemmer = _STEMMERS.get(script_of(folded) or "")
+    stem = stemmer.stemWord(folded) if stemmer else folded
+    return _strip(stem), _strip(folded)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split ``text`` into analysed word tokens with character offsets."""
+    tokens = []
+    for m in _WORD_RE.finditer(text):
+        key, surface = analyse(m.group())
+        tokens.append(Token(key, surface, m.start(), m.end()))
+    return tokens
+
+
+def words(text: str) -> list[str]:
+    """Split ``text`` into raw words, exactly as :func:`tokenize` does."""
+    return _WORD_RE.findall(text)

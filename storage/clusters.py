@@ -1,0 +1,220 @@
+"""SQL for story clusters (tables from migration 003_clusters.sql).
+
+Every function takes an open DuckDB connection and runs inside the caller's transaction;
+none of them begins or commits one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+
+# DuckDB 2.0 answers ``article_id IN (<list>)`` from the primary-key index for lists of up
+# to 50 values (longer ones become a table scan that grows with the archive), so id lookups
+# go in chunks of this size.
+_INDEX_LOOKUP_CHUNK = 50
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One article to store as a cluster member."""
+
+    article_id: str
+    cluster_id: str
+    source: str
+    seen_at: datetime
+    text_words: int
+    signature: bytes | None
+    band_keys: Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored member sharing an LSH band with query article number ``query``."""
+
+    query: int
+    article_id: str
+    cluster_id: str
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """What a report shows for one story: the lead once, plus who else reported it."""
+
+    cluster_id: str
+    lead_article_id: str
+    lead_source: str
+    lead_title: str | None
+    lead_url: str | None
+    size: int
+    outlets: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    members: tuple[str, ...]  # article ids, earliest first
+
+    def also_reported_by(self, source: str | None = None) -> tuple[str, ...]:
+        """Outlets other than ``source`` (default: the lead's outlet)."""
+        shown = self.lead_source if source is None else source
+        return tuple(outlet for outlet in self.outlets if outlet != shown)
+
+
+def stored_params(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> dict[str, str]:
+    """Record ``params`` where none are stored yet; return the stored parameters."""
+    stored = dict(con.execute("SELECT name, value FROM cluster_params").fetchall())
+    missing = {name: value for name, value in params.items() if name not in stored}
+    if missing:
+        con.executemany("INSERT INTO cluster_params VALUES (?, ?)", list(missing.items()))
+    return stored | missing
+
+
+def memberships(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, str]:
+    """Cluster id of each of ``article_ids`` that is already a member."""
+    found: dict[str, str] = {}
+    for start in range(0, len(article_ids), _INDEX_LOOKUP_CHUNK):
+        chunk = list(article_ids[start : start + _INDEX_LOOKUP_CHUNK])
+        found.update(
+            con.execute(
+                "SELECT article_id, cluster_id FROM cluster_members"
+                " WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+                [chunk],
+            ).fetchall()
+        )
+    return found
+
+
+def band_candidates(
+    con: duckdb.DuckDBPyConnection,
+    queries: Sequence[int],
+    band_keys: Sequence[Sequence[int]],
+    seen_at: Sequence[datetime],
+    window: timedelta,
+) -> list[Candidate]:
+    """Stored members sharing a band key with a query, seen within ``window`` of it.
+
+    Query ``queries[i]`` has LSH band keys ``band_keys[i]`` and time ``seen_at[i]``. One
+    statement for the whole batch; its constant lower bound on ``seen_at`` lets DuckDB skip
+    row groups older than the window, so the cost does not grow with the archive.
+    """
+    if not queries:
+        return []
+    rows = con.execute(
+        """
+        WITH q AS (
+            SELECT query, unnest(keys) AS band_key, seen_at FROM (
+                SELECT unnest($1::INTEGER[]) AS query, unnest($2::BIGINT[][]) AS keys,
+                       unnest($3::TIMESTAMPTZ[]) AS seen_at)
+        ), hits AS (
+            SELECT DISTINCT q.query, b.article_id
+            FROM q JOIN cluster_bands b ON b.band_key = q.band_key
+            WHERE b.seen_at >= $4 AND b.seen_at BETWEEN q.seen_at - $5 AND q.seen_at + $5
+        )
+        SELECT hits.query, m.article_id, m.cluster_id, m.signature
+        FROM hits JOIN cluster_members m ON m.article_id = hits.article_id
+        WHERE m.seen_at >= $4
+        """,
+        [list(queries), [list(k) for k in band_keys], list(seen_at), min(seen_at) - window, window],
+    ).fetchall()
+    return [Candidate(*row) for row in rows]
+
+
+def add_members(
+    con: duckdb.DuckDBPyConnection, members: Sequence[MemberRow], clustered_at: datetime
+) -> None:
+    """Append new members and the LSH band rows of their signatures."""
+    if not members:
+        return
+    ids = [m.article_id for m in members]
+    seen_at = [m.seen_at for m in members]
+    con.execute(
+        """
+        INSERT INTO cluster_members
+        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+               unnest($4::TIMESTAMPTZ[]), unnest($5::INTEGER[]), unnest($6::BLOB[]), $7
+        """,
+        [
+            ids,
+            [m.cluster_id for m in members],
+            [m.source for m in members],
+            seen_at,
+            [m.text_words for m in members],
+            [m.signature for m in members],
+            clustered_at,
+        ],
+    )
+    con.execute(
+        """
+        INSERT INTO cluster_bands
+        SELECT unnest(keys), article_id, seen_at FROM (
+            SELECT unnest($1::VARCHAR[]) AS article_id, unnest($2::TIMESTAMPTZ[]) AS seen_at,
+                   unnest($3::BIGINT[][]) AS keys)
+        """,
+        [ids, seen_at, [list(m.band_keys) for m in members]],
+    )
+
+
+def cluster_summaries(
+    con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]
+) -> dict[str, ClusterSummary]:
+    """Summaries of the clusters the given articles belong to, by cluster id.
+
+    Lead title and URL come from the ``articles`` table (None if the lead is not there).
+    """
+    rows = con.execute(
+        """
+        SELECT c.cluster_id, c.lead_article_id, c.lead_source, a.title, a.url, c.size,
+               c.outlets, c.first_seen, c.last_seen, c.members
+        FROM story_clusters((
+            SELECT list(DISTINCT cluster_id) FROM cluster_members
+            WHERE article_id IN (SELECT unnest($1::VARCHAR[]))
+        )) c
+        LEFT JOIN articles a ON a.id = c.lead_article_id
+        """,
+        [list(article_ids)],
+    ).fetchall()
+    return {
+        row[0]: ClusterSummary(*row[:6], tuple(row[6]), row[7], row[8], tuple(row[9]))
+        for row in rows
+    }
+
+
+def clusters_to_send(
+    con: duckdb.DuckDBPyConnection,
+    channel: str,
+    summaries: Iterable[ClusterSummary],
+    send_updates: bool = False,
+) -> list[ClusterSummary]:
+    """The summaries not yet sent on ``channel`` (with ``send_updates``: also those grown since)."""
+    pending = list(summaries)
+    sent = dict(
+        con.execute(
+            "SELECT cluster_id, size_at_send FROM cluster_deliveries"
+            " WHERE channel = $1 AND cluster_id IN (SELECT unnest($2::VARCHAR[]))",
+            [channel, [s.cluster_id for s in pending]],
+        ).fetchall()
+    )
+    return [
+        s
+        for s in pending
+        if s.cluster_id not in sent or (send_updates and s.size > sent[s.cluster_id])
+    ]
+
+
+def mark_sent(
+    con: duckdb.DuckDBPyConnection,
+    channel: str,
+    summaries: Iterable[ClusterSummary],
+    sent_at: datetime,
+) -> None:
+    """Record that these clusters were sent on ``channel`` at their current size."""
+    con.executemany(
+        """
+        INSERT INTO cluster_deliveries VALUES (?, ?, ?, ?)
+        ON CONFLICT (cluster_id, channel) DO UPDATE SET
+            sent_at = excluded.sent_at, size_at_send = excluded.size_at_send
+        """,
+        [[s.cluster_id, channel, sent_at, s.size] for s in summaries],
+    )

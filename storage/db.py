@@ -1,0 +1,513 @@
+"""The DuckDB store: the single place that writes, always in transactions, idempotently."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+from filelock import FileLock, Timeout
+
+from newswatch.cluster import ClusterInput, StoryClusterer
+from newswatch.models import (
+    ArticleForMatching,
+    ExtractedArticle,
+    FeedFetch,
+    FeedHealth,
+    FeedState,
+    PendingArticle,
+    Snippet,
+    TopicMatch,
+)
+from storage import clusters
+
+
+class StorageError(Exception):
+    """The database cannot be opened or written; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedArticle:
+    """An article with one of its topic matches, for reports."""
+
+    article_id: str
+    topic: str
+    score: float
+    terms: tuple[str, ...]
+    snippets: tuple[Snippet, ...]
+    title: str
+    url: str
+    feed_name: str
+    language: str | None
+    published_at: datetime | None
+    discovered_at: datetime
+    status: str
+
+
+def matched_articles(
+    con: duckdb.DuckDBPyConnection, where_order: str, params: Sequence[object]
+) -> list[MatchedArticle]:
+    """Matches joined with their articles, filtered and ordered by ``where_order`` (SQL)."""
+    rows = con.execute(
+        """
+        SELECT a.id, m.topic, m.score, m.terms, m.snippets, a.title, a.url, a.feed_name,
+               a.language, a.published_at, a.discovered_at, a.status
+        FROM matches m JOIN articles a ON a.id = m.article_id
+        """
+        + where_order,
+        list(params),
+    ).fetchall()
+    return [
+        MatchedArticle(
+            article_id=r[0], topic=r[1], score=r[2], terms=tuple(r[3]),
+            snippets=_snippets_from_json(r[4]), title=r[5], url=r[6], feed_name=r[7],
+            language=r[8], published_at=r[9], discovered_at=r[10], status=r[11],
+        )
+        for r in rows
+    ]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped in ``storage/migrations``, in order."""
+    found = []
+    for entry in resources.files("storage").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Database:
+    """An open newswatch DuckDB file.
+
+    Writers take an exclusive lock file beside the database, so a second writer process gets a
+    clear message instead of a DuckDB lock error. Use :func:`open_database`.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None):
+        self.con = con
+        self.path = path
+
+    # -- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction; return their names."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR,"
+            " applied_at TIMESTAMPTZ)"
+        )
+        done = {row[0] for row in self.con.execute("SELECT version FROM schema_version").fetchall()}
+        unknown = done - {version for version, _, _ in migrations()}
+        if unknown:
+            raise StorageError(
+                f"database {self.path} has schema migrations {sorted(unknown)} that this newswatch"
+                " does not know: it was written by a newer version; upgrade newswatch"
+            )
+        applied = []
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, now()]
+                )
+            applied.append(name)
+        return applied
+
+    def pending_migrations(self) -> list[str]:
+        """Names of shipped migrations not applied to this database yet."""
+        exists = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        done = {row[0] for row in self.con.execute("SELECT version FROM schema_version").fetchall()} if exists else set()
+        return [name for version, name, _ in migrations() if version not in done]
+
+    def schema_version(self) -> int:
+        """The highest applied migration number."""
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN ... COMMIT, rolled back on any exception."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            with suppress(duckdb.TransactionException):  # already aborted, e.g. by a full disk
+                self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    def feed_states(self) -> dict[str, FeedState]:
+        """Stored URL and validators of every known feed, by name."""
+        rows = self.con.execute("SELECT name, url, etag, last_modified FROM feeds").fetchall()
+        return {row[0]: FeedState(*row) for row in rows}
+
+    def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        """Make sure every configured (name, url) has a row; a changed URL resets validators and health."""
+        with self.transaction():
+            for name, url in feeds:
+                self.con.execute(
+                    """
+                    INSERT INTO feeds (name, url, configured_url) VALUES (?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET
+                        url = CASE WHEN feeds.configured_url = excluded.configured_url
+                                   THEN feeds.url ELSE excluded.url END,
+                        etag = CASE WHEN feeds.configured_url = excluded.configured_url
+                                    THEN feeds.etag ELSE NULL END,
+                        last_modified = CASE WHEN feeds.configured_url = excluded.configured_url
+                                             THEN feeds.last_modified ELSE NULL END,
+                        consecutive_failures = CASE WHEN feeds.configured_url = excluded.configured_url
+                                                    THEN feeds.consecutive_failures ELSE 0 END,
+                        failing_since = CASE WHEN feeds.configured_url = excluded.configured_url
+                                             THEN feeds.failing_since END,
+                        retry_after_until = CASE WHEN feeds.configured_url = excluded.configured_url
+                                                 THEN feeds.retry_after_until END,
+                        configured_url = excluded.configured_url
+                    """,
+                    [name, url, url],
+                )
+
+    def record_feed_fetch(self, result: FeedFetch, language_hint: str | None) -> int:
+        """Store a feed's new items and its new state in one transaction; return new items.
+
+        Validators (ETag / Last-Modified) are saved together with the items, so a crash can
+        never leave a 304 hiding items that were not stored.
+        """
+        at = now()
+        with self.transaction():
+            before = self._count("articles")
+            if result.items:
+                self.con.executemany(
+                    """
+                    INSERT INTO articles (id, canonical_url, url, feed_name, title, summary,
+                        author, language_hint, published_at, discovered_at, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    [
+                        [item.id, item.canonical_url, item.url, item.feed_name, item.title,
+                         item.summary, item.author, language_hint, item.published_at, at]
+                        for item in result.items
+                    ],
+                )
+            new = self._count("articles") - before
+            if result.ok:
+                self.con.execute(
+                    """
+                    UPDATE feeds SET
+                        url = CASE WHEN ? THEN ? ELSE url END,
+                        etag = CASE WHEN ? THEN etag ELSE ? END,
+                        last_modified = CASE WHEN ? THEN last_modified ELSE ? END,
+                        last_fetch_at = ?, last_success_at = ?, last_status = ?,
+                        last_error = NULL, consecutive_failures = 0,
+                        items_seen = items_seen + ?
+                    WHERE name = ?
+                    """,
+                    [
+                        result.permanent_redirect, result.final_url,
+                        result.not_modified, result.etag,
+                        result.not_modified, result.last_modified,
+                        at, at, result.status, new, result.feed_name,
+                    ],
+                )
+            else:
+                self.con.execute(
+                    """
+                    UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?,
+                        consecutive_failures = consecutive_failures + 1
+                    WHERE name = ?
+                    """,
+                    [at, result.status, result.error, result.feed_name],
+                )
+            self._record_feed_health(result, at)
+        return new
+
+    def _count(self, table: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    # -- extraction -----------------------------------------------------------------------
+
+    def pending_articles(self, max_attempts: int, limit: int | None = None) -> list[PendingArticle]:
+        """Articles whose page still has to be fetched: new ones, and failed ones to retry."""
+        rows = self.con.execute(
+            """
+            SELECT id, url, feed_name, title, summary, language_hint FROM articles
+            WHERE status = 'pending' OR (status = 'summary_only' AND attempts < ?)
+            ORDER BY discovered_at, id
+            LIMIT ?
+            """,
+            [max_attempts, limit if limit is not None else 2**62],
+        ).fetchall()
+        return [PendingArticle(*row) for row in rows]
+
+    def store_extracted(self, results: Sequence[ExtractedArticle]) -> None:
+        """Save extraction results in one transaction; changed text is queued for matching."""
+        at = now()
+        with self.transaction():
+            self.con.executemany(
+                """
+                UPDATE articles SET
+                    status = ?, text = ?, title = coalesce(nullif(?, ''), title),
+                    author = coalesce(?, author), published_at = coalesce(published_at, ?),
+                    language = coalesce(?, language_hint), extract_error = ?,
+                    attempts = attempts + 1, extracted_at = ?, content_hash = ?,
+                    canonical_url = coalesce(?, canonical_url),
+                    duplicate_of = (SELECT other.id FROM articles other
+                                    WHERE (other.content_hash = ?
+                                           OR other.canonical_url = coalesce(?, articles.canonical_url))
+                                      AND other.id <> articles.id
+                                      AND other.duplicate_of IS NULL
+                                    ORDER BY other.discovered_at, other.id LIMIT 1),
+                    matched_fingerprint = CASE WHEN text IS NOT DISTINCT FROM ?
+                                               THEN matched_fingerprint END
+                WHERE id = ?
+                """,
+                [
+                    [r.status, r.text, r.title, r.author, r.published_at, r.language, r.error,
+                     at, r.content_hash, r.canonical_url, r.content_hash, r.canonical_url,
+                     r.text, r.id]
+                    for r in results
+                ],
+            )
+
+    # -- matching -------------------------------------------------------------------------
+
+    def articles_to_match(self, fingerprint: str, limit: int) -> list[ArticleForMatching]:
+        """Extracted articles not yet matched by the matcher with this fingerprint."""
+        rows = self.con.execute(
+            """
+            SELECT id, title, coalesce(text, summary), language FROM articles
+            WHERE status <> 'pending' AND matched_fingerprint IS DISTINCT FROM ?
+            ORDER BY discovered_at, id LIMIT ?
+            """,
+            [fingerprint, limit],
+        ).fetchall()
+        return [ArticleForMatching(*row) for row in rows]
+
+    def store_matches(
+        self, fingerprint: str, results: dict[str, list[TopicMatch]]
+    ) -> None:
+        """Replace the matches of these articles and mark them matched, in one transaction."""
+        if not results:
+            return
+        at = now()
+        ids = list(results)
+        with self.transaction():
+            self.con.execute("DELETE FROM matches WHERE article_id IN (SELECT unnest(?))", [ids])
+            rows = [
+                [article_id, m.topic, m.score, list(m.terms), _snippets_json(m.snippets), at]
+                for article_id, found in results.items()
+                for m in found
+            ]
+            if rows:
+                self.con.executemany("INSERT INTO matches VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self.con.execute(
+                "UPDATE articles SET matched_fingerprint = ? WHERE id IN (SELECT unnest(?))",
+                [fingerprint, ids],
+            )
+
+    # -- story clusters -------------------------------------------------------------------
+
+    def articles_to_cluster(self, max_attempts: int, limit: int) -> list[ClusterInput]:
+        """Articles with final text (extracted, or out of fetch attempts) not yet clustered.
+
+        A second copy of the same page (``duplicate_of`` an article with its canonical URL)
+        is left out: it is the same article, not another outlet's report.
+        """
+        rows = self.con.execute(
+            """
+            SELECT a.id, a.title, coalesce(a.text, a.summary), a.feed_name,
+                   coalesce(a.published_at, a.discovered_at)
+            FROM articles a
+            WHERE (a.status = 'extracted' OR (a.status = 'summary_only' AND a.attempts >= ?))
+              AND NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.article_id = a.id)
+              AND NOT EXISTS (SELECT 1 FROM articles same WHERE same.id = a.duplicate_of
+                                AND same.canonical_url = a.canonical_url)
+            ORDER BY a.discovered_at, a.id LIMIT ?
+            """,
+            [max_attempts, limit],
+        ).fetchall()
+        return [ClusterInput(*row) for row in rows]
+
+    def store_clusters(
+        self, clusterer: StoryClusterer, articles: Sequence[ClusterInput]
+    ) -> dict[str, str]:
+        """Assign the articles to story clusters in one transaction; article id -> cluster id."""
+        with self.transaction():
+            return clusterer.assign(self.con, articles)
+
+    def cluster_summaries(self, article_ids: Sequence[str]) -> list[clusters.ClusterSummary]:
+        """The story clusters of these articles (lead, outlets, size)."""
+        return list(clusters.cluster_summaries(self.con, article_ids).values())
+
+    # -- reading --------------------------------------------------------------------------
+
+    def matches_between(self, start: datetime, end: datetime) -> list[MatchedArticle]:
+        """Matches of non-duplicate articles published (or found) in [start, end), newest first."""
+        return matched_articles(
+            self.con,
+            """
+            WHERE coalesce(a.published_at, a.discovered_at) >= ?
+              AND coalesce(a.published_at, a.discovered_at) < ?
+              AND a.duplicate_of IS NULL
+            ORDER BY m.topic, coalesce(a.published_at, a.discovered_at) DESC, a.id
+            """,
+            [start, end],
+        )
+
+    # -- feed health ----------------------------------------------------------------------
+
+    _HEALTH_COLUMNS = (
+        "name, url, last_fetch_at, last_success_at, last_status, last_error,"
+        " consecutive_failures, failing_since, retry_after_until, items_seen"
+    )
+
+    def _record_feed_health(self, result: FeedFetch, at: datetime) -> None:
+        """Health bookkeeping of one fetch (inside :meth:`record_feed_fetch`'s transaction)."""
+        self.con.execute(
+            """
+            UPDATE feeds SET
+                failing_since = CASE WHEN ? THEN NULL ELSE coalesce(failing_since, ?) END,
+                retry_after_until = ?
+            WHERE name = ?
+            """,
+            [result.ok, at, result.retry_after, result.feed_name],
+        )
+
+    def feed_health(self) -> dict[str, FeedHealth]:
+        """Fetch history of every known feed, by name."""
+        rows = self.con.execute(f"SELECT {self._HEALTH_COLUMNS} FROM feeds ORDER BY name").fetchall()
+        return {row[0]: FeedHealth(*row) for row in rows}
+
+    def failing_feeds(self) -> list[FeedHealth]:
+        """Feeds whose latest fetch failed, by name."""
+        rows = self.con.execute(
+            f"SELECT {self._HEALTH_COLUMNS} FROM feeds WHERE consecutive_failures > 0 ORDER BY name"
+        ).fetchall()
+        return [FeedHealth(*row) for row in rows]
+
+    def reset_feed_health(self, name: str) -> bool:
+        """Forget a feed's failures and Retry-After so that the next run fetches it; False if unknown."""
+        with self.transaction():
+            found = self.con.execute(
+                """
+                UPDATE feeds SET consecutive_failures = 0, failing_since = NULL,
+                    retry_after_until = NULL, last_error = NULL
+                WHERE name = ? RETURNING name
+                """,
+                [name],
+            ).fetchall()
+        return bool(found)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table, for summaries and tests."""
+        return {table: self._count(table) for table in ("feeds", "articles", "matches", "runs")}
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, kind: str) -> None:
+        """Record that a run began."""
+        with self.transaction():
+            self.con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL) ON CONFLICT DO NOTHING",
+                [run_id, kind, now()],
+            )
+
+    def finish_run(self, run_id: str, status: str, stats: dict) -> None:
+        """Record how a run ended."""
+        with self.transaction():
+            self.con.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
+                [now(), status, json.dumps(stats, default=str), run_id],
+            )
+
+
+def _snippets_json(snippets: Sequence[Snippet]) -> str:
+    return json.dumps(
+        [{"text": s.text, "spans": [list(span) for span in s.spans]} for s in snippets],
+        ensure_ascii=False,
+    )
+
+
+def _snippets_from_json(raw: str) -> tuple[Snippet, ...]:
+    return tuple(
+        Snippet(item["text"], tuple(tuple(span) for span in item["spans"]))
+        for item in json.loads(raw)
+    )
+
+
+# DuckDB errors caused by the machine (full disk, file size limit, read-only file system),
+# not by newswatch: reported to the operator as StorageError.
+_ENVIRONMENT_ERRORS = (
+    duckdb.IOException, duckdb.FatalException, duckdb.TransactionException, duckdb.PermissionException,
+)
+
+
+@contextmanager
+def open_database(
+    path: Path, read_only: bool = False, lock_timeout: float = 0
+) -> Iterator[Database]:
+    """Open (creating and migrating when needed) the database at ``path``.
+
+    A writer holds ``<path>.lock`` for as long as it is open; a second writer waits up to
+    ``lock_timeout`` seconds and then fails with :class:`StorageError`.
+    """
+    lock = None
+    if not read_only:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"cannot create data directory {path.parent}: {err.strerror}") from err
+        lock = FileLock(f"{path}.lock")
+        try:
+            lock.acquire(timeout=lock_timeout)
+        except Timeout:
+            raise StorageError(
+                f"another newswatch process is writing {path} (lock file {path}.lock);"
+                " wait for it to finish or stop it"
+            ) from None
+        except OSError as err:
+            raise StorageError(
+                f"cannot create lock file {path}.lock: {err.strerror or err} (the data directory must be writable)"
+            ) from err
+    try:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as err:
+            busy = " (a newswatch run is writing it; try again when it finishes)" if "lock" in str(err).lower() else ""
+            raise StorageError(f"cannot open database {path}{busy}: {err}") from err
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            db = Database(con, path)
+            if not read_only:
+                db.migrate()
+            elif pending := db.pending_migrations():
+                raise StorageError(
+                    f"database {path} uses an older schema (missing {', '.join(pending)});"
+                    " run `newswatch ingest` once to upgrade it"
+                )
+            yield db
+        except _ENVIRONMENT_ERRORS as err:
+            raise StorageError(
+                f"cannot write database {path}: {err}. Check free disk space and the permissions"
+                f" of {path.parent}, then rerun: committed work is kept, the rest is redone"
+            ) from err
+        finally:
+            con.close()
+    finally:
+        if lock is not None:
+            lock.release()

@@ -1,0 +1,80 @@
+"""Hostile text in titles and bodies renders escaped and readable in the report (and the shared
+item template the digest uses)."""
+
+from __future__ import annotations
+
+import lxml.html
+from conftest import Article, write_sources
+from werkzeug import Response
+
+from newswatch.config import load_config
+from newswatch.pipeline import ingest, report, report_window
+from newswatch.textclean import clean_text
+from storage.db import open_database
+
+INVISIBLE = ("\u202e", "\u202d", "\u2066", "\u200b", "\ufeff", "\x07")
+
+
+def test_clean_text_removes_invisible_and_control_characters():
+    assert clean_text("CS\u200bTO\u202e gnp.exe\x07\ufeff") == "CSTO gnp.exe"
+    # tabs, newlines and the joiners some scripts need are kept
+    assert clean_text("a\tb\nc \u200c\u200d") == "a\tb\nc \u200c\u200d"
+    assert clean_text("مرحبا CSTO שלום") == "مرحبا CSTO שלום"
+
+
+def test_hostile_titles_and_bodies_render_escaped_and_readable(site, tmp_path):
+    body = Article(
+        "body", "CSTO body test",
+        "Officials said &lt;script&gt;alert('body')&lt;/script&gt; nothing about the CSTO.\n"
+        "The CSTO summit in Yerevan \u202eSIHT DAER\u202c continued for a day.\n" * 4,
+    )
+    site.articles[body.slug] = body
+    titles = {
+        # escaped markup in an RSS title: shown as text, never as a tag
+        "escaped": "CSTO &amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; summit",
+        # markup inside CDATA: an <img onerror> must not survive as markup
+        "cdata": "<![CDATA[CSTO <img src=x onerror=alert(2)> talks &eacute;lys&eacute;e &amp; co]]>",
+        # a right-to-left override that would reverse the rest of the line
+        "rtl": "CSTO report \u202egnp.exe",
+        # a zero-width space hiding a watched word, plus a BOM
+        "zw": "CS\u200bTO meets\ufeff again",
+        # genuine right-to-left text stays
+        "arabic": "CSTO قمة منظمة معاهدة الأمن الجماعي",
+    }
+    items = "".join(
+        f"<item><title>{title}</title><link>{site.url}/news/{slug}</link><description>CSTO summary of {slug}</description></item>"
+        for slug, title in titles.items()
+    ) + f"<item><title>{body.title}</title><link>{site.url}/news/{body.slug}</link></item>"
+    feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    url = site.route("/rss.xml", lambda request: Response(feed, content_type="application/rss+xml"))
+    config = load_config(write_sources(tmp_path, [{"name": "Hostile <b>feed</b>", "url": url, "language": "en"}]))
+    with open_database(config.settings.database) as db:
+        stats = ingest(config, db)
+        start, end = report_window(24)
+        built, html_path, text_path = report(config, db, start, end, tmp_path / "out")
+    assert stats.new_articles == 6 and built.item_count == 6  # every one matched CSTO
+    html = html_path.read_text(encoding="utf-8")
+    text = text_path.read_text(encoding="utf-8")
+
+    for char in INVISIBLE:
+        assert char not in html and char not in text
+    lowered = html.lower()
+    assert "<script" not in lowered and "<img" not in lowered and "onerror=alert" not in lowered.replace("&", "")
+
+    page = lxml.html.fromstring(html)
+    shown = {a.get("href").rsplit("/", 1)[1]: a.text_content() for a in page.xpath("//a[@class='item-title']")}
+    assert shown == {
+        "escaped": "CSTO <script>alert(1)</script> summit",
+        "cdata": "CSTO talks élysée & co",
+        "rtl": "CSTO report gnp.exe",
+        "zw": "CSTO meets again",
+        "arabic": titles["arabic"],
+        "body": "CSTO body test",
+    }
+    assert all(a.get("dir") == "auto" for a in page.xpath("//a[@class='item-title']"))
+    snippets = " ".join(p.text_content() for p in page.xpath("//p[@class='snippet']"))
+    assert "<script>alert('body')</script>" in snippets and "SIHT DAER" in snippets
+    assert "Hostile <b>feed</b>" in page.text_content() and "<b>feed" not in html
+
+    assert "* CSTO <script>alert(1)</script> summit" in text  # plain text stays plain
+    assert "* CSTO meets again" in text
