@@ -25,6 +25,22 @@ from newswatch.models import (
     TopicMatch,
 )
 from storage import clusters
+from storage.bulk import rows_relation
+
+_NEW_ARTICLE_COLUMNS = (
+    ("id", "VARCHAR"), ("canonical_url", "VARCHAR"), ("url", "VARCHAR"), ("feed_name", "VARCHAR"),
+    ("title", "VARCHAR"), ("summary", "VARCHAR"), ("author", "VARCHAR"), ("language_hint", "VARCHAR"),
+    ("published_at", "TIMESTAMPTZ"), ("discovered_at", "TIMESTAMPTZ"),
+)
+_EXTRACTED_COLUMNS = (
+    ("id", "VARCHAR"), ("status", "VARCHAR"), ("text", "VARCHAR"), ("title", "VARCHAR"),
+    ("author", "VARCHAR"), ("published_at", "TIMESTAMPTZ"), ("language", "VARCHAR"),
+    ("error", "VARCHAR"), ("content_hash", "VARCHAR"), ("canonical_url", "VARCHAR"),
+)
+_MATCH_COLUMNS = (
+    ("article_id", "VARCHAR"), ("topic", "VARCHAR"), ("score", "DOUBLE"), ("terms", "VARCHAR[]"),
+    ("snippets", "JSON"), ("matched_at", "TIMESTAMPTZ"),
+)
 
 
 class StorageError(Exception):
@@ -191,18 +207,22 @@ class Database:
         with self.transaction():
             before = self._count("articles")
             if result.items:
-                self.con.executemany(
-                    """
-                    INSERT INTO articles (id, canonical_url, url, feed_name, title, summary,
-                        author, language_hint, published_at, discovered_at, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
-                    ON CONFLICT (id) DO NOTHING
-                    """,
+                relation, params = rows_relation(
+                    _NEW_ARTICLE_COLUMNS,
                     [
                         [item.id, item.canonical_url, item.url, item.feed_name, item.title,
                          item.summary, item.author, language_hint, item.published_at, at]
                         for item in result.items
                     ],
+                )
+                self.con.execute(
+                    f"""
+                    INSERT INTO articles (id, canonical_url, url, feed_name, title, summary,
+                        author, language_hint, published_at, discovered_at, status)
+                    SELECT *, 'pending' FROM {relation}
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    params,
                 )
             new = self._count("articles") - before
             if result.ok:
@@ -255,33 +275,55 @@ class Database:
         return [PendingArticle(*row) for row in rows]
 
     def store_extracted(self, results: Sequence[ExtractedArticle]) -> None:
-        """Save extraction results in one transaction; changed text is queued for matching."""
-        at = now()
+        """Save extraction results in one transaction; changed text is queued for matching.
+
+        An article whose text (content hash) or canonical URL equals that of another article
+        becomes ``duplicate_of`` it: of a stored original, or of an earlier one in this batch.
+        """
+        if not results:
+            return
+        relation, params = rows_relation(
+            _EXTRACTED_COLUMNS,
+            [
+                [r.id, r.status, r.text, r.title, r.author, r.published_at, r.language, r.error,
+                 r.content_hash, r.canonical_url]
+                for r in results
+            ],
+        )
         with self.transaction():
-            self.con.executemany(
-                """
+            self.con.execute(
+                f"""
                 UPDATE articles SET
-                    status = ?, text = ?, title = coalesce(nullif(?, ''), title),
-                    author = coalesce(?, author), published_at = coalesce(published_at, ?),
-                    language = coalesce(?, language_hint), extract_error = ?,
-                    attempts = attempts + 1, extracted_at = ?, content_hash = ?,
-                    canonical_url = coalesce(?, canonical_url),
-                    duplicate_of = (SELECT other.id FROM articles other
-                                    WHERE (other.content_hash = ?
-                                           OR other.canonical_url = coalesce(?, articles.canonical_url))
-                                      AND other.id <> articles.id
-                                      AND other.duplicate_of IS NULL
-                                    ORDER BY other.discovered_at, other.id LIMIT 1),
-                    matched_fingerprint = CASE WHEN text IS NOT DISTINCT FROM ?
-                                               THEN matched_fingerprint END
-                WHERE id = ?
+                    status = r.status, title = coalesce(nullif(r.title, ''), articles.title),
+                    author = coalesce(r.author, articles.author),
+                    published_at = coalesce(articles.published_at, r.published_at),
+                    language = coalesce(r.language, articles.language_hint),
+                    extract_error = r.error, attempts = articles.attempts + 1, extracted_at = ?,
+                    content_hash = r.content_hash,
+                    canonical_url = coalesce(r.canonical_url, articles.canonical_url),
+                    duplicate_of = NULL,
+                    matched_fingerprint = CASE WHEN articles.text IS NOT DISTINCT FROM r.text
+                                               THEN articles.matched_fingerprint END,
+                    text = r.text
+                FROM {relation} AS r
+                WHERE articles.id = r.id
                 """,
-                [
-                    [r.status, r.text, r.title, r.author, r.published_at, r.language, r.error,
-                     at, r.content_hash, r.canonical_url, r.content_hash, r.canonical_url,
-                     r.text, r.id]
-                    for r in results
-                ],
+                [now(), *params],
+            )
+            self.con.execute(
+                """
+                UPDATE articles SET duplicate_of = (
+                    SELECT other.id FROM articles other
+                    WHERE (other.content_hash = articles.content_hash
+                           OR other.canonical_url = articles.canonical_url)
+                      AND other.id <> articles.id
+                      AND other.duplicate_of IS NULL
+                      AND (other.id NOT IN (SELECT unnest($1))
+                           OR (other.discovered_at, other.id) < (articles.discovered_at, articles.id))
+                    ORDER BY other.discovered_at, other.id LIMIT 1)
+                WHERE id IN (SELECT unnest($1))
+                """,
+                [[r.id for r in results]],
             )
 
     # -- matching -------------------------------------------------------------------------
@@ -314,7 +356,8 @@ class Database:
                 for m in found
             ]
             if rows:
-                self.con.executemany("INSERT INTO matches VALUES (?, ?, ?, ?, ?, ?)", rows)
+                relation, params = rows_relation(_MATCH_COLUMNS, rows)
+                self.con.execute(f"INSERT INTO matches SELECT * FROM {relation}", params)
             self.con.execute(
                 "UPDATE articles SET matched_fingerprint = ? WHERE id IN (SELECT unnest(?))",
                 [fingerprint, ids],

@@ -1,0 +1,261 @@
+"""End-to-end ingest benchmark on a synthetic web served from loopback.
+
+    uv run python benchmarks/bench_ingest.py                  # 50 feeds x 40 articles
+    uv run python benchmarks/bench_ingest.py --feeds 5 --articles 10 --profile ingest.prof
+
+Measures, in one run and on the same pages: bare trafilatura extraction in one process; the
+plain ingest (``newswatch.pipeline.ingest``, no Prefect) on a fresh database; a second run over
+the unchanged feeds (conditional GET); the same ingest through the Prefect flow on another
+fresh database; fetch concurrency with an artificial latency; peak memory; database size.
+Figures are reported as ratios of times measured in this run. Prints a table and writes JSON.
+Topics are the shipped ones, matched by keywords (``--semantic`` keeps the embedding model,
+whose cost is reported separately by benchmarks/bench_match.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path[:0] = [str(HERE), str(REPO)]
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # 50 task runs per flow: keep the output readable
+
+from corpus_server import CorpusSite  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from newswatch.config import Config, load_config  # noqa: E402
+from newswatch.extract import extract_page  # noqa: E402
+from newswatch.language import detect_language  # noqa: E402
+from newswatch.pipeline import LocalStages, ingest  # noqa: E402
+from storage.db import open_database  # noqa: E402
+
+
+def write_sources(site: CorpusSite, workdir: Path, semantic: bool) -> Path:
+    """sources.yaml for the synthetic web: its feeds, the shipped topics, no politeness delay."""
+    shipped = yaml.safe_load((REPO / "sources.yaml").read_text(encoding="utf-8"))
+    topics = shipped["topics"] if semantic else [
+        {k: v for k, v in topic.items() if k != "semantic"} for topic in shipped["topics"]
+    ]
+    corpus = site.corpus
+    data = {
+        "settings": {
+            "database": str(workdir / "unused.duckdb"),
+            # the sites are on 127.0.1.x; politeness stays on (2 requests in flight per host,
+            # robots.txt obeyed) but without the 1 s delay between requests to one host
+            "http": {"allow_hosts": ["127.0.0.0/8"], "per_host_delay": 0},
+        },
+        "feeds": [
+            {"name": f"wire-{f}", "url": site.feed_url(f), "language": corpus.language(f), "tags": ["bench"]}
+            for f in range(corpus.feeds)
+        ],
+        "entities": shipped.get("entities", {}),
+        "topics": topics,
+    }
+    path = workdir / "sources.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    """(seconds, result) of calling ``function``."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def database_summary(path: Path) -> dict[str, int]:
+    """Row counts that must be identical however the ingest ran."""
+    with open_database(path) as db:
+        count = lambda sql: db.con.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "articles": count("SELECT count(*) FROM articles"),
+            "extracted": count("SELECT count(*) FROM articles WHERE status = 'extracted'"),
+            "matches": count("SELECT count(*) FROM matches"),
+            "clusters": count("SELECT count(DISTINCT cluster_id) FROM cluster_members"),
+        }
+
+
+def plain_ingest(config: Config) -> Any:
+    """One ingest with the plain functions (no Prefect) on ``config``'s database."""
+    with open_database(config.settings.database) as db:
+        return ingest(config, db, LocalStages(config.settings.http.concurrency))
+
+
+def descendants_peak_rss(exclude: set[int]) -> dict[int, int]:
+    """Peak RSS in bytes (VmHWM) of every live descendant process, by pid (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    ours, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - ours
+        ours |= frontier
+    peaks = {}
+    for pid in ours - exclude:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[pid] = int(line.split()[1]) * 1024
+    return peaks
+
+
+def run(feeds: int, articles: int, latency: float, fetch_latency: float, workdir: Path,
+        semantic: bool = False, profile: Path | None = None) -> dict[str, Any]:
+    """Run every measurement once; return the results (see the module docstring)."""
+    results: dict[str, Any] = {"feeds": feeds, "articles_per_feed": articles, "latency_s": latency,
+                               "cpus": os.cpu_count(), "started": datetime.now(UTC).isoformat()}
+    with CorpusSite(feeds, articles) as site:
+        sources = write_sources(site, workdir, semantic)
+        plain_config = load_config(sources, workdir / "plain.duckdb")
+        pages = site.pages()
+        results["pages"] = len(pages)
+        results["page_kb_mean"] = round(sum(len(html) for _, html in pages) / len(pages) / 1024, 1)
+
+        # warm-ups, reported but not counted: language models, Prefect's local server
+        results["warmup_language_s"], _ = timed(lambda: detect_language("warm up the language models"))
+        from prefect import flow
+
+        results["warmup_prefect_s"], _ = timed(flow(name="warm-up")(lambda: None))
+
+        results["extract_only_s"], _ = timed(lambda: [extract_page(html, url) for url, html in pages])
+
+        site.set_latency(latency)
+        before = site.counters.snapshot()
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        results["plain_s"], stats = timed(lambda: plain_ingest(plain_config))
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        results["plain_stats"] = asdict(stats)
+        first = site.counters.snapshot()
+        results["rerun_s"], rerun = timed(lambda: plain_ingest(plain_config))
+        second = site.counters.snapshot()
+        results["rerun_feed_bodies"] = second["feed_bodies"] - first["feed_bodies"]
+        results["rerun_article_pages"] = second["article_pages"] - first["article_pages"]
+        results["rerun_not_modified"] = second["feed_not_modified"] - first["feed_not_modified"]
+        results["first_run_downloads"] = {k: first[k] - before[k] for k in first}
+
+        from flows.ingest import ingest_flow
+
+        prefect_db = workdir / "prefect.duckdb"
+        results["prefect_s"], _ = timed(lambda: ingest_flow(sources=str(sources), database=str(prefect_db)))
+        results["stored_plain"] = database_summary(plain_config.settings.database)
+        results["stored_prefect"] = database_summary(prefect_db)
+
+        site.set_latency(fetch_latency)
+        http = plain_config.settings.http
+        stages = LocalStages(http.concurrency)
+        jobs = [(feed, None) for feed in plain_config.enabled_feeds]
+        results["fetch_latency_s"] = fetch_latency
+        results["fetch_one_s"], _ = timed(lambda: list(stages.fetch_feeds(jobs[:1], http)))
+        results["fetch_all_s"], fetched = timed(lambda: list(stages.fetch_feeds(jobs, http)))
+        results["fetch_all_ok"] = sum(f.ok for f in fetched)
+        site.set_latency(0)
+
+        results["peak_rss_main_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = descendants_peak_rss(exclude={site.pid})
+        results["peak_rss_children_mb"] = sorted(round(v / 2**20) for v in children.values())
+    size = plain_config.settings.database.stat().st_size
+    results["db_bytes_per_1000_articles"] = round(size / max(1, results["stored_plain"]["articles"]) * 1000)
+    return derive(results)
+
+
+def derive(r: dict[str, Any]) -> dict[str, Any]:
+    """Add the ratios the goals are stated in."""
+    articles = r["stored_plain"]["articles"]
+    r["articles_per_s_plain"] = articles / r["plain_s"]
+    r["articles_per_s_prefect"] = r["stored_prefect"]["articles"] / r["prefect_s"]
+    r["ratio_ingest_to_extract"] = r["plain_s"] / r["extract_only_s"]
+    r["ratio_prefect_to_plain"] = r["prefect_s"] / r["plain_s"]
+    r["ratio_rerun_to_first"] = r["rerun_s"] / r["plain_s"]
+    r["ratio_fetch_all_to_latency"] = r["fetch_all_s"] / r["fetch_latency_s"] if r["fetch_latency_s"] else None
+    r["same_results"] = r["stored_plain"] == r["stored_prefect"]
+    return r
+
+
+GOALS: list[tuple[str, str, str, Callable[[Any], bool] | None]] = [
+    ("articles_per_s_plain", "ingest, plain functions (articles/s)", "", None),
+    ("articles_per_s_prefect", "ingest, Prefect flow (articles/s)", "", None),
+    ("ratio_ingest_to_extract", "ingest wall / bare extraction wall", "<= 1.3", lambda v: v <= 1.3),
+    ("ratio_prefect_to_plain", "Prefect flow / plain functions", "<= 1.15", lambda v: v <= 1.15),
+    ("rerun_feed_bodies", "second run: feed bodies downloaded", "0", lambda v: v == 0),
+    ("rerun_article_pages", "second run: article pages downloaded", "0", lambda v: v == 0),
+    ("ratio_rerun_to_first", "second run wall / first run wall", "< 0.05", lambda v: v < 0.05),
+    ("ratio_fetch_all_to_latency", "all feeds fetched / one latency", "< 3", lambda v: v < 3),
+    ("same_results", "Prefect and plain stored the same", "yes", lambda v: v is True),
+    ("peak_rss_main_mb", "peak RSS, ingest process (MB)", "", None),
+    ("peak_rss_children_mb", "peak RSS, child processes (MB)", "", None),
+    ("db_bytes_per_1000_articles", "DuckDB bytes per 1,000 articles", "", None),
+]
+
+
+def table(r: dict[str, Any]) -> Table:
+    """The results as a rich table, with each goal and whether it was met."""
+    out = Table(title=f"ingest benchmark: {r['feeds']} feeds, {r['pages']} pages "
+                      f"({r['page_kb_mean']} KB mean), {r['cpus']} CPUs")
+    for column in ("measure", "value", "goal", "met"):
+        out.add_column(column)
+    for key, label, goal, check in GOALS:
+        value = r[key]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        out.add_row(label, shown, goal, "" if check is None or value is None else ("yes" if check(value) else "NO"))
+    for key in ("extract_only_s", "plain_s", "prefect_s", "rerun_s", "fetch_one_s", "fetch_all_s",
+                "warmup_prefect_s"):
+        out.add_row(f"  {key}", f"{r[key]:.2f}", "", "")
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Command-line entry point; returns the results."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--articles", type=int, default=40, help="articles per feed")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response of the ingest runs")
+    parser.add_argument("--fetch-latency", type=float, default=0.3, help="seconds per response in the concurrency test")
+    parser.add_argument("--semantic", action="store_true", help="keep the topics' semantic matching")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the plain ingest here and print its top")
+    parser.add_argument("--json", type=Path, help="results file [default benchmarks/results/ingest-<time>.json]")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        results = run(args.feeds, args.articles, args.latency, args.fetch_latency, Path(tmp),
+                      semantic=args.semantic, profile=args.profile)
+    console = Console()
+    console.print(table(results))
+    if args.profile:
+        pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
+    path = args.json or HERE / "results" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+    console.print(f"results written to {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""A synthetic news web for the ingest benchmark: N feeds on N loopback hosts, M articles each.
+
+Every feed lives on its own address (127.0.1.1, 127.0.1.2, ...: all of 127/8 is loopback on
+Linux), so per-host politeness behaves as with real, separate sites. Pages look like real
+news pages (head with scripts and meta tags, navigation, sidebar, related links, footer) and
+their text comes from the labelled multilingual articles in ``tests/labelled`` (one in five
+leads with an on-topic text); one article in ten is a syndicated copy of another site's story. Feeds answer conditional GETs (ETag and
+Last-Modified -> 304). The server runs in its own process with an adjustable latency and
+counts what it sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+LABELLED = Path(__file__).resolve().parent.parent / "tests" / "labelled" / "articles.yaml"
+SYNDICATED_EVERY = 10  # article a of a feed with a % 10 == 9 copies another site's story
+TOPICAL_EVERY = 5  # article a with a % 5 == 2 leads with an on-topic text
+EPOCH = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Story:
+    """Text of one story: language, title and paragraphs."""
+
+    language: str
+    title: str
+    paragraphs: tuple[str, ...]
+
+
+class Corpus:
+    """The deterministic content of the synthetic web (same arguments, same bytes)."""
+
+    def __init__(self, feeds: int, articles: int, seed: int = 7):
+        self.feeds, self.articles = feeds, articles
+        self._topical: dict[str, list[dict]] = {}
+        self._other: dict[str, list[dict]] = {}
+        self._words: dict[str, list[str]] = {}
+        for item in yaml.safe_load(LABELLED.read_text(encoding="utf-8")):
+            (self._topical if item["topics"] else self._other).setdefault(item["lang"], []).append(item)
+        for language, items in self._other.items():
+            words = {w for item in items for w in re.findall(r"\w+", f"{item['title']} {item['body']}")}
+            self._words[language] = sorted(words)
+        self._languages = sorted(self._other)
+        self._seed = seed
+
+    def host(self, feed: int) -> str:
+        """The loopback address of feed ``feed``'s site."""
+        return f"127.0.1.{feed + 1}"
+
+    def language(self, feed: int) -> str:
+        """The language of a feed (they rotate through the labelled set's languages)."""
+        return self._languages[feed % len(self._languages)]
+
+    def story(self, feed: int, article: int) -> Story:
+        """The story of one article; syndicated ones copy a story of another site, re-led.
+
+        One article in five leads with a labelled on-topic text, the others with an off-topic
+        one; the rest of the body is random sentences over the off-topic vocabulary.
+        """
+        if article % SYNDICATED_EVERY == SYNDICATED_EVERY - 1 and self.feeds > len(self._languages):
+            source = self.story((feed + len(self._languages)) % self.feeds, article - 1)
+            lead = f"{source.paragraphs[0]} (Agencies)"
+            return Story(source.language, source.title, (lead, *source.paragraphs[1:]))
+        language = self.language(feed)
+        rng = random.Random(f"{self._seed}/{feed}/{article}")
+        main = rng.choice((self._topical if article % TOPICAL_EVERY == 2 else self._other)[language])
+        words = self._words[language]
+        paragraphs = [main["body"]]
+        for _ in range(rng.randint(5, 10)):
+            sentences = (" ".join(rng.choices(words, k=rng.randint(8, 18))) for _ in range(rng.randint(2, 5)))
+            paragraphs.append(" ".join(f"{s[:1].upper()}{s[1:]}." for s in sentences))
+        return Story(language, f"{main['title']} ({feed}-{article})", tuple(paragraphs))
+
+    def published(self, article: int) -> datetime:
+        """Publication time: articles are ten minutes apart, newest last."""
+        return EPOCH + timedelta(minutes=10 * article)
+
+    def article_url(self, feed: int, article: int, port: int) -> str:
+        """Where article ``article`` of ``feed`` is served."""
+        return f"http://{self.host(feed)}:{port}/news/{article}/story-{feed}-{article}.html"
+
+    def article_html(self, feed: int, article: int, port: int) -> bytes:
+        """A full news page around the article (the boilerplate trafilatura has to remove)."""
+        story = self.story(feed, article)
+        rng = random.Random(f"page/{self._seed}/{feed}/{article}")
+        site = f"Caucasus Wire {feed}"
+        menu = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(30))
+        most_read = "".join(
+            f'<li><a href="/news/{rng.randrange(1000)}/x.html">{escape(self.story(feed, rng.randrange(self.articles)).title)}</a>'
+            f"<p>Teaser text for an unrelated story number {i}, read by many.</p></li>"
+            for i in range(12)
+        )
+        footer = "".join(f'<a href="/about/{i}">About link {i}</a> ' for i in range(40))
+        body = "".join(f"<p>{escape(p)}</p>" for p in story.paragraphs)
+        published = self.published(article).isoformat()
+        script = "var _q = window._q || []; _q.push(['track', 'pageview', %d]);" % article
+        return f"""<!DOCTYPE html>
+<html lang="{story.language}"><head><meta charset="utf-8">
+<title>{escape(story.title)} | {site}</title>
+<meta name="description" content="{escape(story.paragraphs[0][:150])}">
+<meta property="og:title" content="{escape(story.title)}">
+<meta property="article:published_time" content="{published}">
+<meta name="author" content="Staff reporter {feed}">
+<link rel="canonical" href="{self.article_url(feed, article, port)}">
+<script>{script * 20}</script><style>{"body{margin:0} .nav li{display:inline} " * 40}</style>
+</head><body>
+<header><div class="logo">{site}</div><nav class="nav"><ul>{menu}</ul></nav></header>
+<div class="cookie">We use cookies to improve your experience. <button>Accept</button></div>
+<main><article>
+<h1>{escape(story.title)}</h1>
+<div class="byline">By Staff reporter {feed} · <time datetime="{published}">{published[:10]}</time></div>
+<div class="article-body">{body}</div>
+<div class="tags">Tags: <a href="/tag/caucasus">Caucasus</a> <a href="/tag/politics">Politics</a></div>
+</article>
+<aside class="most-read"><h2>Most read</h2><ul>{most_read}</ul></aside></main>
+<footer>{footer}<p>© 2026 {site}. All rights reserved.</p></footer>
+<script>{script * 40}</script>
+</body></html>""".encode()
+
+    def feed_xml(self, feed: int, port: int) -> bytes:
+        """The RSS feed of a site: all its articles, newest first."""
+        items = []
+        for article in reversed(range(self.articles)):
+            story = self.story(feed, article)
+            items.append(
+                f"<item><title>{escape(story.title)}</title>"
+                f"<link>{self.article_url(feed, article, port)}</link>"
+                f"<guid>{self.article_url(feed, article, port)}</guid>"
+                f"<pubDate>{format_datetime(self.published(article))}</pubDate>"
+                f"<description>{escape(story.paragraphs[0][:300])}</description></item>"
+            )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Caucasus Wire {feed}</title><link>http://{self.host(feed)}:{port}/</link>"
+            f"<description>Synthetic feed {feed}</description>{''.join(items)}</channel></rss>"
+        ).encode()
+
+
+class Counters:
+    """What the server sent, shared between processes."""
+
+    NAMES = ("feed_bodies", "feed_not_modified", "article_pages", "other")
+
+    def __init__(self, context: multiprocessing.context.BaseContext):
+        self._values = {name: context.Value("q", 0) for name in self.NAMES}
+        self.latency = context.Value("d", 0.0)
+
+    def add(self, name: str) -> None:
+        """Count one response of kind ``name``."""
+        value = self._values[name]
+        with value.get_lock():
+            value.value += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """Current counts."""
+        return {name: value.value for name, value in self._values.items()}
+
+
+def _handler(corpus: Corpus, feed: int, port: int, counters: Counters) -> type[BaseHTTPRequestHandler]:
+    feed_body = corpus.feed_xml(feed, port)
+    etag = '"%s"' % hashlib.sha1(feed_body).hexdigest()[:16]
+    modified = format_datetime(corpus.published(corpus.articles - 1), usegmt=True)
+    pages: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real sites
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:
+            time.sleep(counters.latency.value)
+            if self.path == "/feed.xml":
+                if self.headers.get("If-None-Match") == etag:
+                    counters.add("feed_not_modified")
+                    return self._send(304, b"", "application/rss+xml")
+                counters.add("feed_bodies")
+                return self._send(200, feed_body, "application/rss+xml; charset=utf-8")
+            if self.path.startswith("/news/"):
+                article = int(self.path.split("/")[2])
+                if article < corpus.articles:
+                    counters.add("article_pages")
+                    if self.path not in pages:
+                        pages[self.path] = corpus.article_html(feed, article, port)
+                    return self._send(200, pages[self.path], "text/html; charset=utf-8")
+            counters.add("other")
+            if self.path == "/robots.txt":
+                return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+            return self._send(404, b"not found", "text/plain")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            if self.path == "/feed.xml":
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", modified)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def _serve(feeds: int, articles: int, counters: Counters, ready) -> None:
+    corpus = Corpus(feeds, articles)
+    servers = []
+    for feed in range(feeds):
+        server = ThreadingHTTPServer((corpus.host(feed), 0), BaseHTTPRequestHandler)
+        server.daemon_threads = True
+        server.RequestHandlerClass = _handler(corpus, feed, server.server_port, counters)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    ready.send([server.server_port for server in servers])
+    ready.recv()  # block until the parent says stop (or goes away)
+
+
+class CorpusSite:
+    """The synthetic web, served from a child process while the context is open."""
+
+    def __init__(self, feeds: int, articles: int):
+        self.corpus = Corpus(feeds, articles)
+        context = multiprocessing.get_context("spawn")
+        self.counters = Counters(context)
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(feeds, articles, self.counters, child), daemon=True)
+        self.ports: list[int] = []
+
+    def __enter__(self) -> CorpusSite:
+        self._process.start()
+        self.ports = self._pipe.recv()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pipe.send("stop")
+        self._process.join(10)
+
+    @property
+    def pid(self) -> int | None:
+        """The server process id."""
+        return self._process.pid
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every response by ``seconds`` from now on."""
+        self.counters.latency.value = seconds
+
+    def feed_url(self, feed: int) -> str:
+        """URL of feed ``feed``."""
+        return f"http://{self.corpus.host(feed)}:{self.ports[feed]}/feed.xml"
+
+    def pages(self) -> list[tuple[str, bytes]]:
+        """Every article page as (url, html), exactly as served."""
+        return [
+            (self.corpus.article_url(f, a, self.ports[f]), self.corpus.article_html(f, a, self.ports[f]))
+            for f in range(self.corpus.feeds)
+            for a in range(self.corpus.articles)
+        ]
