@@ -35,11 +35,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO)]
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # 50 task runs per flow: keep the output readable
+from newswatch.prefect_env import configure_prefect  # noqa: E402
+
+configure_prefect()  # before Prefect is imported: analytics off, as in every newswatch entry point
 
 from corpus_server import CorpusSite  # noqa: E402
+from prefect import flow  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from flows.ingest import ingest_flow  # noqa: E402
 from newswatch.config import Config, load_config  # noqa: E402
 from newswatch.extract import extract_page  # noqa: E402
 from newswatch.language import detect_language  # noqa: E402
@@ -138,8 +143,6 @@ def run(feeds: int, articles: int, latency: float, fetch_latency: float, workdir
 
         # warm-ups, reported but not counted: language models, Prefect's local server
         results["warmup_language_s"], _ = timed(lambda: detect_language("warm up the language models"))
-        from prefect import flow
-
         results["warmup_prefect_s"], _ = timed(flow(name="warm-up")(lambda: None))
 
         results["extract_only_s"], _ = timed(lambda: [extract_page(html, url) for url, html in pages])
@@ -161,8 +164,6 @@ def run(feeds: int, articles: int, latency: float, fetch_latency: float, workdir
         results["rerun_article_pages"] = second["article_pages"] - first["article_pages"]
         results["rerun_not_modified"] = second["feed_not_modified"] - first["feed_not_modified"]
         results["first_run_downloads"] = {k: first[k] - before[k] for k in first}
-
-        from flows.ingest import ingest_flow
 
         prefect_db = workdir / "prefect.duckdb"
         results["prefect_s"], _ = timed(lambda: ingest_flow(sources=str(sources), database=str(prefect_db)))

@@ -1,0 +1,37 @@
+"""A small run of the ingest benchmark, as the README runs it (results checked, never timed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_small_run(tmp_path, prefect_server):
+    from prefect.settings import PREFECT_API_URL
+
+    out = tmp_path / "results.json"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}  # the session's Prefect server
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_ingest.py", "--feeds", "6", "--articles", "5",
+         "--fetch-latency", "0.05", "--json", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ingest benchmark: 6 feeds, 30 pages" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["stored_plain"]["articles"] == figures["stored_plain"]["extracted"] == 30
+    assert figures["stored_plain"]["matches"] > 0
+    assert figures["same_results"] is True  # the Prefect flow stored what the plain functions stored
+    assert figures["first_run_downloads"]["feed_bodies"] == 6
+    assert figures["first_run_downloads"]["article_pages"] == 30
+    assert (figures["rerun_feed_bodies"], figures["rerun_article_pages"]) == (0, 0)
+    assert figures["rerun_not_modified"] == 6
+    assert figures["fetch_all_ok"] == 6
+    for ratio in ("ratio_ingest_to_extract", "ratio_prefect_to_plain", "ratio_rerun_to_first"):
+        assert figures[ratio] > 0
