@@ -58,10 +58,12 @@ def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings) -> F
 
 
 class LocalStages:
-    """Runs the stages in a local thread pool, without Prefect."""
+    """Runs the stages in a local thread pool, without Prefect; pages are parsed by
+    ``parse_workers`` processes (0: one per CPU core, 1: in this process)."""
 
-    def __init__(self, workers: int = 8):
+    def __init__(self, workers: int = 8, parse_workers: int = 0):
         self.workers = workers
+        self.parse_workers = parse_workers
 
     def fetch_feeds(
         self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
@@ -77,7 +79,7 @@ class LocalStages:
     ) -> Iterator[list[ExtractedArticle]]:
         """Extract the batches one after the other (each batch fetches pages concurrently)."""
         for batch in batches:
-            yield extract_batch(batch, http)
+            yield extract_batch(batch, http, self.parse_workers)
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -91,7 +93,7 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     Safe to rerun at any point: work left over by an interrupted run (pending extraction,
     unmatched articles) is picked up, and nothing already stored is stored twice.
     """
-    stages = stages or LocalStages(config.settings.http.concurrency)
+    stages = stages or LocalStages(config.settings.http.concurrency, config.settings.extract.workers)
     http = config.settings.http
     stats = IngestStats()
     feeds = config.enabled_feeds
