@@ -16,6 +16,7 @@ from prefect.task_runners import TaskRunner
 from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
 from newswatch.extract import extract_batch
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
+from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest
 from storage.db import open_database
 
@@ -55,7 +56,7 @@ def extract_batch_task(
     batch: Sequence[PendingArticle], http: HttpSettings, workers: int = 1
 ) -> list[ExtractedArticle]:
     """Fetch and extract one batch of article pages, parsed by ``workers`` processes."""
-    return extract_batch(batch, http, workers)
+    return extract_batch(batch, http, parser(workers))
 
 
 def dask_task_runner(settings: RunnerSettings) -> TaskRunner:

@@ -13,8 +13,7 @@ from newswatch.dedupe import content_hash, page_url
 from newswatch.http import FetchError, fetch, make_client
 from newswatch.language import detect_language
 from newswatch.models import ExtractedArticle, PendingArticle
-from newswatch.parse import parse_page
-from newswatch.parse_pool import Parse, resolve_workers, shared_pool
+from newswatch.parse import Parse, parse_page
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 
@@ -49,13 +48,8 @@ def summary_only(article: PendingArticle, error: str) -> ExtractedArticle:
 
 
 def extract_batch(
-    articles: Sequence[PendingArticle], settings: HttpSettings, workers: int = 1
+    articles: Sequence[PendingArticle], settings: HttpSettings, parse: Parse = parse_page
 ) -> list[ExtractedArticle]:
-    """Fetch and extract a batch of articles, ``settings.concurrency`` pages at a time.
-
-    Pages are parsed by ``workers`` processes (0: one per CPU core), or here for 1.
-    """
-    workers = resolve_workers(workers)
-    parse = parse_page if workers == 1 else shared_pool(workers)
+    """Fetch and extract a batch of articles, ``settings.concurrency`` pages at a time."""
     with make_client(settings) as client, ThreadPoolExecutor(settings.concurrency) as pool:
         return list(pool.map(lambda article: fetch_and_extract(client, article, settings, parse), articles))

@@ -7,6 +7,7 @@ goes in and only a :class:`ParsedPage` comes out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +30,10 @@ class ParsedPage:
     language: str | None
     canonical_url: str | None
     content_hash: str
+
+
+Parse = Callable[[bytes, str, str, str | None], ParsedPage]
+"""The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
 
 
 def extract_page(html: bytes | str, url: str) -> dict | None:

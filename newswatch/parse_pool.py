@@ -2,7 +2,7 @@
 
 Fetching stays in threads (it waits on the network); parsing holds the GIL, so it is sent to
 worker processes. A pool is created on first use and shared by every batch and thread of the
-process (:func:`shared_pool`); it is shut down at interpreter exit. Workers are started by a
+process (:func:`parser`); it is shut down at interpreter exit. Workers are started by a
 forkserver that has already imported :mod:`newswatch.parse` (never forked from the threaded
 caller), so they start warm.
 
@@ -17,20 +17,11 @@ import atexit
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from newswatch.http import FetchError
-from newswatch.parse import ParsedPage, parse_page
-
-Parse = Callable[[bytes, str, str, str | None], ParsedPage]
-"""``parse_page``'s signature: page content, URL, feed title, language hint."""
-
-
-def resolve_workers(workers: int) -> int:
-    """``workers``, or the number of CPU cores for 0."""
-    return workers or os.cpu_count() or 1
+from newswatch.parse import Parse, ParsedPage, parse_page
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
@@ -87,8 +78,12 @@ _shared: dict[int, ParsePool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_pool(workers: int) -> ParsePool:
-    """The process-wide pool of ``workers`` processes."""
+def parser(workers: int) -> Parse:
+    """Parse pages in this process (``workers`` 1) or in the process-wide pool of ``workers``
+    processes (0: one per CPU core)."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return parse_page
     with _shared_lock:
         if workers not in _shared:
             _shared[workers] = ParsePool(workers)

@@ -23,6 +23,7 @@ from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
+from newswatch.parse_pool import parser
 from newswatch.render import Report, build_report, write_report
 from storage.db import Database, now
 
@@ -79,7 +80,7 @@ class LocalStages:
     ) -> Iterator[list[ExtractedArticle]]:
         """Extract the batches one after the other (each batch fetches pages concurrently)."""
         for batch in batches:
-            yield extract_batch(batch, http, self.parse_workers)
+            yield extract_batch(batch, http, parser(self.parse_workers))
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
