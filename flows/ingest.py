@@ -79,8 +79,9 @@ class PrefectStages:
     there too (parsed by ``parse_workers`` processes) or on Dask, as ``runner`` says."""
 
     def __init__(self, runner: RunnerSettings | None = None, parse_workers: int = 0):
-        self.runner = runner or RunnerSettings()
         self.parse_workers = parse_workers
+        # built now, so that a missing extra fails the run before any work; started when used
+        self.dask = dask_task_runner(runner) if runner and runner.kind == "dask" else None
 
     def fetch_feeds(
         self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
@@ -106,13 +107,13 @@ class PrefectStages:
         """One task run per batch; results as they finish."""
         if not batches:
             return
-        if self.runner.kind == "threads":
+        if self.dask is None:
             yield from _results(extract_batch_task.map(batches, unmapped(http), unmapped(self.parse_workers)))
             return
-        with dask_task_runner(self.runner) as task_runner:
+        with self.dask:
             # Dask workers are (daemonic) processes already, in parallel: they parse in-process
             parameters = {"batch": batches, "http": unmapped(http), "workers": unmapped(1)}
-            yield from _results(task_runner.map(extract_batch_task, parameters))
+            yield from _results(self.dask.map(extract_batch_task, parameters))
 
 
 def _results(futures: Sequence[PrefectFuture[list[ExtractedArticle]]]) -> Iterator[list[ExtractedArticle]]:

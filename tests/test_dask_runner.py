@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import duckdb
 import pytest
 from conftest import Article, sample_articles, write_sources
 from werkzeug import Response
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+from newswatch.config import RunnerSettings
 
 RUSSIAN = Article(
     "odkb-sammit",
@@ -35,6 +37,8 @@ def stored(database) -> tuple[list[tuple], list[tuple]]:
     return articles, matches
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_server")
 def test_dask_runner_stores_the_same_as_threads(site, tmp_path):
     from flows.ingest import ingest_flow
 
@@ -65,3 +69,11 @@ def test_dask_runner_stores_the_same_as_threads(site, tmp_path):
     assert by_slug["broken"][1::8] == ("summary_only", "HTTP 500")
     assert by_slug["empty"][1::8] == ("summary_only", "no article text found on the page")
     assert len(matches) >= 10
+
+
+def test_dask_without_the_extra_is_a_clear_error(monkeypatch):
+    from flows.ingest import PrefectStages
+
+    monkeypatch.setitem(sys.modules, "prefect_dask", None)  # what Python does when it is not installed
+    with pytest.raises(RuntimeError, match=r"the dask extra is not installed: run `uv sync --extra dask`"):
+        PrefectStages(RunnerSettings(kind="dask"))
