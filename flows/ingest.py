@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import TaskRunner
 
-from newswatch.config import Feed, HttpSettings, load_config
+from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
 from newswatch.extract import extract_batch
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
+from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest
 from storage.db import open_database
 
@@ -49,13 +52,36 @@ def fetch_feed_task(feed: Feed, state: FeedState | None, http: HttpSettings) -> 
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def extract_batch_task(batch: Sequence[PendingArticle], http: HttpSettings) -> list[ExtractedArticle]:
-    """Fetch and extract one batch of article pages."""
-    return extract_batch(batch, http)
+def extract_batch_task(
+    batch: Sequence[PendingArticle], http: HttpSettings, workers: int = 1
+) -> list[ExtractedArticle]:
+    """Fetch and extract one batch of article pages, parsed by ``workers`` processes."""
+    return extract_batch(batch, http, parser(workers))
+
+
+def dask_task_runner(settings: RunnerSettings) -> TaskRunner:
+    """A Dask task runner: on the scheduler at ``dask_address``, or on a local cluster."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as err:
+        raise RuntimeError(
+            "settings.runner.kind is dask, but the dask extra is not installed: "
+            "run `uv sync --extra dask` (or `pip install 'newswatch[dask]'`)"
+        ) from err
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    workers = settings.dask_workers or os.cpu_count() or 1
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
 
 
 class PrefectStages:
-    """Runs the network stages as Prefect tasks on the flow's task runner."""
+    """Runs the network stages as Prefect tasks: feeds on the flow's task runner, page batches
+    there too (parsed by ``parse_workers`` processes) or on Dask, as ``runner`` says."""
+
+    def __init__(self, runner: RunnerSettings | None = None, parse_workers: int = 0):
+        self.parse_workers = parse_workers
+        # built now, so that a missing extra fails the run before any work; started when used
+        self.dask = dask_task_runner(runner) if runner and runner.kind == "dask" else None
 
     def fetch_feeds(
         self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
@@ -81,8 +107,18 @@ class PrefectStages:
         """One task run per batch; results as they finish."""
         if not batches:
             return
-        for future in as_completed(extract_batch_task.map(batches, unmapped(http))):
-            yield future.result()
+        if self.dask is None:
+            yield from _results(extract_batch_task.map(batches, unmapped(http), unmapped(self.parse_workers)))
+            return
+        with self.dask:
+            # Dask workers are (daemonic) processes already, in parallel: they parse in-process
+            parameters = {"batch": batches, "http": unmapped(http), "workers": unmapped(1)}
+            yield from _results(self.dask.map(extract_batch_task, parameters))
+
+
+def _results(futures: Sequence[PrefectFuture[list[ExtractedArticle]]]) -> Iterator[list[ExtractedArticle]]:
+    for future in as_completed(futures):
+        yield future.result()
 
 
 @flow(name="ingest", log_prints=True)
@@ -90,7 +126,7 @@ def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> d
     """Fetch every enabled feed, extract new articles, store and match them."""
     config = load_config(Path(sources), Path(database) if database else None)
     with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
-        stats = ingest(config, db, PrefectStages())
+        stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))
     get_run_logger().info(
         "%d new articles, %d feeds failed, %d articles matched",
         stats.new_articles, stats.feeds_failed, stats.matched_articles,

@@ -104,6 +104,27 @@ class ExtractSettings(_Strict):
 
     batch_size: int = Field(50, ge=1)
     max_attempts: int = Field(3, ge=1, description="page fetch attempts before keeping the summary")
+    workers: int = Field(
+        0, ge=0, description="processes parsing pages: 0 = one per CPU core, 1 = in the calling process"
+    )
+
+
+class RunnerSettings(_Strict):
+    """Where the Prefect extraction tasks run: threads of the flow process, or a Dask cluster."""
+
+    kind: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = Field(
+        None, pattern=r"^[a-z]+://\S+$", description="scheduler to connect to, e.g. tcp://scheduler:8786"
+    )
+    dask_workers: int = Field(
+        0, ge=0, description="worker processes of the local Dask cluster (no dask_address): 0 = one per CPU core"
+    )
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> RunnerSettings:
+        if self.dask_address is not None and self.kind != "dask":
+            raise ValueError("dask_address is set: set kind: dask as well")
+        return self
 
 
 class ScheduleSettings(_Strict):
@@ -333,6 +354,7 @@ class Settings(_Strict):
     )
     http: HttpSettings = HttpSettings()
     extract: ExtractSettings = ExtractSettings()
+    runner: RunnerSettings = RunnerSettings()
     health: HealthSettings = HealthSettings()
     schedules: ScheduleSettings = ScheduleSettings()
     report: ReportSettings = ReportSettings()

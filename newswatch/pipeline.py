@@ -23,6 +23,7 @@ from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
+from newswatch.parse_pool import parser
 from newswatch.render import Report, build_report, write_report
 from storage.db import Database, now
 
@@ -58,10 +59,12 @@ def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings) -> F
 
 
 class LocalStages:
-    """Runs the stages in a local thread pool, without Prefect."""
+    """Runs the stages in a local thread pool, without Prefect; pages are parsed by
+    ``parse_workers`` processes (0: one per CPU core, 1: in this process)."""
 
-    def __init__(self, workers: int = 8):
+    def __init__(self, workers: int = 8, parse_workers: int = 0):
         self.workers = workers
+        self.parse_workers = parse_workers
 
     def fetch_feeds(
         self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
@@ -77,7 +80,7 @@ class LocalStages:
     ) -> Iterator[list[ExtractedArticle]]:
         """Extract the batches one after the other (each batch fetches pages concurrently)."""
         for batch in batches:
-            yield extract_batch(batch, http)
+            yield extract_batch(batch, http, parser(self.parse_workers))
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -91,7 +94,7 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     Safe to rerun at any point: work left over by an interrupted run (pending extraction,
     unmatched articles) is picked up, and nothing already stored is stored twice.
     """
-    stages = stages or LocalStages(config.settings.http.concurrency)
+    stages = stages or LocalStages(config.settings.http.concurrency, config.settings.extract.workers)
     http = config.settings.http
     stats = IngestStats()
     feeds = config.enabled_feeds

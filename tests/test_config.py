@@ -52,6 +52,14 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         ("feeds:\n  - {name: A, url: [\n" + VALID_TOPIC,
          "F:4:3: YAML syntax error"),
         ("", "F:1: the file is empty"),
+        ("settings:\n  extract:\n    workers: -1\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:3: settings.extract.workers: Input should be greater than or equal to 0"),
+        ("settings:\n  runner:\n    kind: spark\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:3: settings.runner.kind: Input should be 'threads' or 'dask'"),
+        ("settings:\n  runner:\n    dask_address: tcp://scheduler:8786\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:2: settings.runner: Value error, dask_address is set: set kind: dask as well"),
+        ("settings:\n  runner:\n    kind: dask\n    dask_address: scheduler 8786\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:4: settings.runner.dask_address: String should match pattern"),
     ],
 )
 def test_mistakes_are_reported_with_line_and_field(tmp_path, text, expected):

@@ -1,0 +1,96 @@
+"""Processes that parse fetched pages, so that extraction uses every CPU core.
+
+Fetching stays in threads (it waits on the network); parsing holds the GIL, so it is sent to
+worker processes. A pool is created on first use and shared by every batch and thread of the
+process (:func:`parser`); it is shut down at interpreter exit. Workers are started by a
+forkserver that has already imported :mod:`newswatch.parse` (never forked from the threaded
+caller), so they start warm.
+
+A worker that dies (a page that crashes the parser, the OOM killer) breaks the whole pool: it
+is replaced, and every page that was in flight is parsed again in a process of its own, so
+only a page that kills that process too is lost (FetchError: the article keeps its summary).
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from newswatch.http import FetchError
+from newswatch.parse import Parse, ParsedPage, parse_page
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([parse_page.__module__])  # used when the forkserver starts
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
+class ParsePool:
+    """``workers`` processes running ``parse``; callable like it, from any number of threads."""
+
+    def __init__(self, workers: int, parse: Parse = parse_page):
+        self.workers = workers
+        self._parse = parse
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._alone = threading.BoundedSemaphore(workers)  # pages retried alone at a time
+
+    def __call__(self, content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
+        """Parse one page in a worker process; FetchError as ``parse`` raises it, or if it kills two."""
+        executor = self._running()
+        try:
+            return executor.submit(self._parse, content, url, title, language_hint).result()
+        except BrokenProcessPool:
+            self._discard(executor)
+        with self._alone, _executor(1) as alone:
+            try:
+                return alone.submit(self._parse, content, url, title, language_hint).result()
+            except BrokenProcessPool as err:
+                raise FetchError("extraction failed: the page crashed the parser process") from err
+
+    def _running(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = _executor(self.workers)
+            return self._executor
+
+    def _discard(self, broken: ProcessPoolExecutor) -> None:
+        """Forget a broken executor (once, whichever thread sees it first)."""
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False)
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (a later call starts new ones)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+_shared: dict[int, ParsePool] = {}
+_shared_lock = threading.Lock()
+
+
+def parser(workers: int) -> Parse:
+    """Parse pages in this process (``workers`` 1) or in the process-wide pool of ``workers``
+    processes (0: one per CPU core)."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return parse_page
+    with _shared_lock:
+        if workers not in _shared:
+            _shared[workers] = ParsePool(workers)
+        return _shared[workers]
+
+
+@atexit.register
+def _shutdown_shared() -> None:
+    for pool in _shared.values():
+        pool.shutdown()

@@ -1,0 +1,63 @@
+"""Parsing in a pool of processes gives the same articles as parsing in-process, and a parser
+process dying costs only the page that killed it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import Article, article_html
+from parse_hooks import CRASH, parse_or_die
+from werkzeug import Response
+
+from newswatch.config import HttpSettings
+from newswatch.extract import extract_batch
+from newswatch.models import PendingArticle
+from newswatch.parse_pool import ParsePool, parser
+
+HTTP = HttpSettings(allow_hosts=("127.0.0.1", "localhost"), per_host_delay=0, respect_robots=False)
+RUSSIAN = Article("ru", "ОДКБ", "Лидеры государств ОДКБ обсудили в Ереване мандат миротворцев.\n" * 6)
+
+
+def pending(site, slugs: list[str]) -> list[PendingArticle]:
+    return [PendingArticle(slug, f"{site.url}/news/{slug}", "F", f"Title {slug}", f"Summary {slug}.", "en")
+            for slug in slugs]
+
+
+@pytest.fixture
+def pages(site) -> list[str]:
+    """Article pages (English, Russian), a page without text, a deeply nested one and an error."""
+    for i in range(4):
+        article = Article(f"story-{i}", f"Story {i}", f"The CSTO met in Yerevan for the {i}th time.\n" * 6)
+        site.articles[article.slug] = article
+    site.articles[RUSSIAN.slug] = RUSSIAN
+    deep = "<html><body>" + "<div>" * 50_000 + "<p>deep</p>" + "</div>" * 50_000 + "</body></html>"
+    site.route("/news/deep", lambda request: Response(deep, content_type="text/html"))
+    site.route("/news/empty", lambda request: Response("<html><body></body></html>", content_type="text/html"))
+    site.broken_pages.add("broken")
+    return ["story-0", "story-1", RUSSIAN.slug, "empty", "story-2", "deep", "broken", "story-3"]
+
+
+def test_process_pool_extracts_what_the_calling_process_does(site, pages):
+    articles = pending(site, pages)
+    in_process = extract_batch(articles, HTTP, parser(1))
+    assert extract_batch(articles, HTTP, parser(2)) == in_process
+    assert [a.status for a in in_process] == ["extracted"] * 3 + ["summary_only", "extracted"] + ["summary_only"] * 2 + ["extracted"]
+    assert in_process[2].language == "ru" and in_process[3].error == "no article text found on the page"
+    assert parser(0) is parser(os.cpu_count() or 1)
+
+
+def test_a_page_that_kills_its_parser_process_costs_only_that_page(site, pages):
+    crasher = Article("crasher", "Crasher", "Looks like news.")
+    site.route("/news/crasher", lambda request: Response(article_html(crasher) + CRASH.decode(), content_type="text/html"))
+    articles = pending(site, ["crasher", *pages])
+    expected = extract_batch(articles[1:], HTTP, parser(1))
+    pool = ParsePool(2, parse_or_die)
+    try:
+        results = extract_batch(articles, HTTP, pool)
+        assert results[1:] == expected
+        assert (results[0].status, results[0].text) == ("summary_only", "Summary crasher.")
+        assert results[0].error == "extraction failed: the page crashed the parser process"
+        assert extract_batch(articles[1:], HTTP, pool) == expected  # the pool was replaced and works
+    finally:
+        pool.shutdown()
