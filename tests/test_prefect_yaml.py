@@ -1,0 +1,116 @@
+"""prefect.yaml (README "Scaling out"): its structure, and a real deploy + worker run on a Prefect server."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime
+
+import duckdb
+import pytest
+import yaml
+from conftest import REPO, sample_articles, write_sources
+from cronsim import CronSim
+
+from newswatch.config import ScheduleSettings, load_config
+from newswatch.prefect_env import PREFECT_DEFAULTS
+
+POOL = "newswatch"
+PREFECT = [sys.executable, "-m", "prefect"]
+
+
+def _project() -> dict:
+    return yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+
+
+def _deployments() -> dict[str, dict]:
+    return {deployment["name"]: deployment for deployment in _project()["deployments"]}
+
+
+def test_every_deployment_runs_a_real_flow_with_valid_parameters():
+    from prefect.flows import Flow, load_flow_from_entrypoint
+
+    flow_names = {}
+    for name, deployment in _deployments().items():
+        flow = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
+        assert isinstance(flow, Flow), name
+        inspect.signature(flow.fn).bind(**deployment["parameters"])  # required ones given, no unknown ones
+        flow_names[name] = flow.name
+        assert deployment["work_pool"]["name"] == POOL, name
+        for schedule in deployment["schedules"]:
+            CronSim(schedule["cron"], datetime.now())
+    assert flow_names == {"ingest-scheduled": "ingest", "report-scheduled": "report", "morning-brief": "digest"}
+
+
+def test_schedules_and_names_match_newswatch_serve(tmp_path):
+    from flows.serve import deployments as served
+
+    config = load_config(REPO / "sources.yaml")
+    deployments = _deployments()
+    # the same deployments as `newswatch serve`: ingest, report and one per shipped digest
+    assert set(deployments) == {d.name for d in served(config, REPO / "sources.yaml", None)}
+    defaults = ScheduleSettings()
+    schedules = {name: [(s["cron"], s["timezone"]) for s in d["schedules"]] for name, d in deployments.items()}
+    assert schedules.pop("ingest-scheduled") == [(defaults.ingest, defaults.timezone)]
+    assert schedules.pop("report-scheduled") == [(defaults.report, defaults.timezone)]
+    for name, digest_schedules in schedules.items():
+        digest = config.digest(deployments[name]["parameters"]["digest"])
+        assert digest_schedules == [(digest.schedule.cron_expression, digest.schedule.timezone)]
+
+
+def test_one_ingest_at_a_time_in_the_checkout_of_the_worker_host():
+    project = _project()
+    ingest = _deployments()["ingest-scheduled"]
+    assert ingest["concurrency_limit"]["limit"] == 1
+    assert project["pull"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSWATCH_HOME }}"}}
+    ]
+    env = project["definitions"]["work_pool"]["job_variables"]["env"]
+    client_side = {key: value for key, value in PREFECT_DEFAULTS.items() if "SERVER" not in key}
+    client_side.pop("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW")  # runs from a worker are always in a flow
+    assert client_side.items() <= env.items()
+
+
+def _prefect(*args: str, env: dict[str, str], timeout: float = 120) -> str:
+    done = subprocess.run([*PREFECT, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_path):
+    """The README steps against a real Prefect API: work pool, deploy --all, deployment run, worker."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    sources = write_sources(tmp_path, [
+        {"name": "Daily", "url": site.add_feed("/rss.xml", sample_articles()), "language": "en"},
+    ])
+    database = tmp_path / "worker.duckdb"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "NEWSWATCH_HOME": str(REPO)}
+
+    _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", env=env)
+    _prefect("--no-prompt", "deploy", "--all", env=env)
+    # no scheduled run may reach the worker below (it would ingest the real feeds)
+    _prefect("deployment", "schedule", "pause", "--all", env=env)
+    started = _prefect(
+        "deployment", "run", "ingest/ingest-scheduled",
+        "--param", f"sources={sources}", "--param", f"database={database}", env=env,
+    )
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", started).group(1)
+    _prefect("worker", "start", "--pool", POOL, "--run-once", "--prefetch-seconds", "0", env=env, timeout=300)
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        deployment = client.read_deployment_by_name("ingest/ingest-scheduled")
+    assert flow_run.state.is_completed(), flow_run.state
+    assert deployment.concurrency_limit == 1
+    assert [s.schedule.cron for s in deployment.schedules] == [ScheduleSettings().ingest]
+    # resolved on the worker host when the run starts, not at deploy time
+    assert deployment.pull_steps == _project()["pull"]
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (3,)
