@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -74,8 +75,8 @@ def test_one_ingest_at_a_time_in_the_checkout_of_the_worker_host():
     assert client_side.items() <= env.items()
 
 
-def _prefect(*args: str, env: dict[str, str], timeout: float = 120) -> str:
-    done = subprocess.run([*PREFECT, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+def _prefect(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 120) -> str:
+    done = subprocess.run([*PREFECT, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -91,26 +92,36 @@ def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_pat
         {"name": "Daily", "url": site.add_feed("/rss.xml", sample_articles()), "language": "en"},
     ])
     database = tmp_path / "worker.duckdb"
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "NEWSWATCH_HOME": str(REPO)}
+    # NEWSWATCH_HOME is set on the worker only: set when deploying, Prefect would substitute it then
+    env = {key: value for key, value in os.environ.items() if key != "NEWSWATCH_HOME"}
+    env["PREFECT_API_URL"] = PREFECT_API_URL.value()
+    worker_env = {**env, "NEWSWATCH_HOME": str(REPO)}
 
     _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", env=env)
     _prefect("--no-prompt", "deploy", "--all", env=env)
-    # no scheduled run may reach the worker below (it would ingest the real feeds)
-    _prefect("deployment", "schedule", "pause", "--all", env=env)
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("ingest/ingest-scheduled")
+        # no scheduled run may reach the worker below (it would fetch the real feeds); pausing deletes them
+        for name in ("ingest/ingest-scheduled", "report/report-scheduled", "digest/morning-brief"):
+            for schedule in client.read_deployment_by_name(name).schedules:
+                client.update_deployment_schedule(schedule.deployment_id, schedule.id, active=False)
+    assert deployment.global_concurrency_limit.limit == 1
+    assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW"
+    assert [s.schedule.cron for s in deployment.schedules] == [ScheduleSettings().ingest]
+    assert deployment.pull_steps == _project()["pull"]  # {{ $NEWSWATCH_HOME }} is left for the worker
+
     started = _prefect(
         "deployment", "run", "ingest/ingest-scheduled",
         "--param", f"sources={sources}", "--param", f"database={database}", env=env,
     )
     flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", started).group(1)
-    _prefect("worker", "start", "--pool", POOL, "--run-once", "--prefetch-seconds", "0", env=env, timeout=300)
+    # started elsewhere: only the pull step (cd $NEWSWATCH_HOME) lets it find flows/ingest.py
+    _prefect("worker", "start", "--pool", POOL, "--run-once", "--prefetch-seconds", "0",
+             env=worker_env, cwd=tmp_path, timeout=300)
 
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)
-        deployment = client.read_deployment_by_name("ingest/ingest-scheduled")
     assert flow_run.state.is_completed(), flow_run.state
-    assert deployment.concurrency_limit == 1
-    assert [s.schedule.cron for s in deployment.schedules] == [ScheduleSettings().ingest]
-    # resolved on the worker host when the run starts, not at deploy time
-    assert deployment.pull_steps == _project()["pull"]
+    assert flow_run.parameters == {"sources": str(sources), "database": str(database)}
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (3,)
