@@ -86,14 +86,17 @@ def _prefect(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float =
 def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_path):
     """The README steps against a real Prefect API: work pool, deploy --all, deployment run, worker."""
     from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.settings import PREFECT_API_URL
 
     sources = write_sources(tmp_path, [
         {"name": "Daily", "url": site.add_feed("/rss.xml", sample_articles()), "language": "en"},
+        {"name": "Gone", "url": site.url + "/gone.xml", "language": "en"},
     ])
     database = tmp_path / "worker.duckdb"
-    # NEWSWATCH_HOME is set on the worker only: set when deploying, Prefect would substitute it then
-    env = {key: value for key, value in os.environ.items() if key != "NEWSWATCH_HOME"}
+    # NEWSWATCH_HOME is set on the worker only: set when deploying, Prefect would substitute it then;
+    # newswatch's Prefect defaults (set in this process) come from the pool's env, as on a fresh host
+    env = {key: value for key, value in os.environ.items() if key not in {"NEWSWATCH_HOME", *PREFECT_DEFAULTS}}
     env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     worker_env = {**env, "NEWSWATCH_HOME": str(REPO)}
 
@@ -121,7 +124,10 @@ def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_pat
 
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
     assert flow_run.state.is_completed(), flow_run.state
+    # the pool's env (PREFECT_LOGGING_EXTRA_LOGGERS) brings newswatch's own log lines to the server
+    assert ("newswatch.pipeline", "feed Gone failed: HTTP 404") in {(log.name, log.message) for log in logs}
     assert flow_run.parameters == {"sources": str(sources), "database": str(database)}
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (3,)
