@@ -46,7 +46,7 @@ def test_every_deployment_runs_a_real_flow_with_valid_parameters():
     assert flow_names == {"ingest-scheduled": "ingest", "report-scheduled": "report", "morning-brief": "digest"}
 
 
-def test_schedules_and_names_match_newswatch_serve(tmp_path):
+def test_schedules_and_names_match_newswatch_serve():
     from flows.serve import deployments as served
 
     config = load_config(REPO / "sources.yaml")
@@ -73,6 +73,12 @@ def test_one_ingest_at_a_time_in_the_checkout_of_the_worker_host():
     client_side = {key: value for key, value in PREFECT_DEFAULTS.items() if "SERVER" not in key}
     client_side.pop("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW")  # runs from a worker are always in a flow
     assert client_side.items() <= env.items()
+
+
+def _pool_filter():
+    from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+
+    return WorkPoolFilter(name=WorkPoolFilterName(any_=[POOL]))
 
 
 def _prefect(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 120) -> str:
@@ -105,9 +111,8 @@ def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_pat
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("ingest/ingest-scheduled")
         # no scheduled run may reach the worker below (it would fetch the real feeds); pausing deletes them
-        for name in ("ingest/ingest-scheduled", "report/report-scheduled", "digest/morning-brief"):
-            for schedule in client.read_deployment_by_name(name).schedules:
-                client.update_deployment_schedule(schedule.deployment_id, schedule.id, active=False)
+        for schedule in (s for d in client.read_deployments(work_pool_filter=_pool_filter()) for s in d.schedules):
+            client.update_deployment_schedule(schedule.deployment_id, schedule.id, active=False)
     assert deployment.global_concurrency_limit.limit == 1
     assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW"
     assert [s.schedule.cron for s in deployment.schedules] == [ScheduleSettings().ingest]
