@@ -101,8 +101,10 @@ def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_pat
     ])
     database = tmp_path / "worker.duckdb"
     # NEWSWATCH_HOME is set on the worker only: set when deploying, Prefect would substitute it then;
-    # newswatch's Prefect defaults (set in this process) come from the pool's env, as on a fresh host
-    env = {key: value for key, value in os.environ.items() if key not in {"NEWSWATCH_HOME", *PREFECT_DEFAULTS}}
+    # newswatch's Prefect settings (set in this process) come from the pool's env, as on a fresh host
+    # (DO_NOT_TRACK stays: no Prefect analytics from these processes either)
+    fresh = {"NEWSWATCH_HOME", *(key for key in PREFECT_DEFAULTS if key.startswith("PREFECT_"))}
+    env = {key: value for key, value in os.environ.items() if key not in fresh}
     env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     worker_env = {**env, "NEWSWATCH_HOME": str(REPO)}
 
