@@ -46,8 +46,9 @@ from rich.table import Table  # noqa: E402
 
 from flows.ingest import ingest_flow  # noqa: E402
 from newswatch.config import Config, load_config  # noqa: E402
-from newswatch.extract import extract_page  # noqa: E402
+from newswatch.parse import extract_page  # noqa: E402
 from newswatch.language import detect_language  # noqa: E402
+from newswatch.parse_pool import parser  # noqa: E402
 from newswatch.pipeline import LocalStages, ingest  # noqa: E402
 from storage.db import open_database  # noqa: E402
 
@@ -100,7 +101,7 @@ def database_summary(path: Path) -> dict[str, int]:
 def plain_ingest(config: Config) -> Any:
     """One ingest with the plain functions (no Prefect) on ``config``'s database."""
     with open_database(config.settings.database) as db:
-        return ingest(config, db, LocalStages(config.settings.http.concurrency))
+        return ingest(config, db)
 
 
 def descendants_peak_rss(exclude: set[int]) -> dict[int, int]:
@@ -144,6 +145,9 @@ def run(feeds: int, articles: int, latency: float, fetch_latency: float, workdir
         # warm-ups, reported but not counted: language models, Prefect's local server
         results["warmup_language_s"], _ = timed(lambda: detect_language("warm up the language models"))
         results["warmup_prefect_s"], _ = timed(flow(name="warm-up")(lambda: None))
+        url, html = pages[0]
+        parse = parser(plain_config.settings.extract.workers)
+        results["warmup_parse_pool_s"], _ = timed(lambda: parse(html, url, "warm-up", None))
 
         results["extract_only_s"], _ = timed(lambda: [extract_page(html, url) for url, html in pages])
 
@@ -228,7 +232,7 @@ def table(r: dict[str, Any]) -> Table:
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         out.add_row(label, shown, goal, "" if check is None or value is None else ("yes" if check(value) else "NO"))
     for key in ("extract_only_s", "plain_s", "prefect_s", "rerun_s", "fetch_one_s", "fetch_all_s",
-                "warmup_prefect_s"):
+                "warmup_prefect_s", "warmup_parse_pool_s"):
         out.add_row(f"  {key}", f"{r[key]:.2f}", "", "")
     return out
 

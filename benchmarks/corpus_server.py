@@ -94,20 +94,43 @@ class Corpus:
         return f"http://{self.host(feed)}:{port}/news/{article}/story-{feed}-{article}.html"
 
     def article_html(self, feed: int, article: int, port: int) -> bytes:
-        """A full news page around the article (the boilerplate trafilatura has to remove)."""
+        """A full news page around the article, with the boilerplate of a real news site
+        (mega menu, related-story grid, comments, share bar, inline SVG, JSON-LD, scripts):
+        what trafilatura has to remove. About 90 KB, like the pages of the shipped feeds."""
         story = self.story(feed, article)
         rng = random.Random(f"page/{self._seed}/{feed}/{article}")
+        words = self._words[story.language]
         site = f"Caucasus Wire {feed}"
-        menu = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(30))
-        most_read = "".join(
-            f'<li><a href="/news/{rng.randrange(1000)}/x.html">{escape(self.story(feed, rng.randrange(self.articles)).title)}</a>'
-            f"<p>Teaser text for an unrelated story number {i}, read by many.</p></li>"
-            for i in range(12)
+        teaser = lambda k: escape(" ".join(rng.choices(words, k=k)))  # noqa: E731
+        menu = "".join(
+            f'<div class="mega-col"><h4><a href="/section/{c}">Section {c}</a></h4><ul>'
+            + "".join(f'<li class="menu-item"><a class="menu-link" href="/section/{c}/{i}">{teaser(2)}</a></li>'
+                      for i in range(15))
+            + "</ul></div>"
+            for c in range(8)
         )
-        footer = "".join(f'<a href="/about/{i}">About link {i}</a> ' for i in range(40))
+        related = "".join(
+            f'<div class="card card--related"><a class="card__media" href="/news/{rng.randrange(10**6)}/r.html">'
+            f'<img loading="lazy" src="/img/{i}.jpg" srcset="/img/{i}-320.jpg 320w, /img/{i}-640.jpg 640w" alt=""></a>'
+            f'<div class="card__body"><h3 class="card__title"><a href="/news/{rng.randrange(10**6)}/r.html">{teaser(8)}</a></h3>'
+            f'<p class="card__teaser">{teaser(20)}</p><span class="card__date">{rng.randrange(1, 28)} Nov</span></div></div>'
+            for i in range(24)
+        )
+        comments = "".join(
+            f'<li class="comment"><div class="comment__meta"><span class="comment__author">reader{rng.randrange(999)}</span>'
+            f'<time>2026-11-0{1 + i % 9}</time></div><p class="comment__text">{teaser(25)}</p>'
+            f'<div class="comment__actions"><button>Reply</button><button>Like</button></div></li>'
+            for i in range(10)
+        )
+        footer = "".join(f'<a class="footer-link" href="/about/{i}">{teaser(2)}</a> ' for i in range(60))
+        share = "".join(f'<a class="share share--{n}" href="https://share.example/{n}?u=x">{n}</a>'
+                        for n in ("facebook", "x", "telegram", "whatsapp", "vk", "email"))
+        icons = "".join(f'<symbol id="i{i}" viewBox="0 0 24 24"><path d="M{i} 2 L22 {i} L2 22 Z m3 3 h6 v6 h-6 z c1 2 3 4 5 6"/></symbol>'
+                        for i in range(60))
         body = "".join(f"<p>{escape(p)}</p>" for p in story.paragraphs)
         published = self.published(article).isoformat()
         script = "var _q = window._q || []; _q.push(['track', 'pageview', %d]);" % article
+        ld = escape(f'{{"@type": "NewsArticle", "headline": "{story.title}", "datePublished": "{published}"}}', quote=False)
         return f"""<!DOCTYPE html>
 <html lang="{story.language}"><head><meta charset="utf-8">
 <title>{escape(story.title)} | {site}</title>
@@ -116,19 +139,28 @@ class Corpus:
 <meta property="article:published_time" content="{published}">
 <meta name="author" content="Staff reporter {feed}">
 <link rel="canonical" href="{self.article_url(feed, article, port)}">
-<script>{script * 20}</script><style>{"body{margin:0} .nav li{display:inline} " * 40}</style>
+<script type="application/ld+json">{ld}</script>
+<script>{script * 40}</script><style>{"body{margin:0} .nav li{display:inline} .card{float:left} " * 60}</style>
 </head><body>
-<header><div class="logo">{site}</div><nav class="nav"><ul>{menu}</ul></nav></header>
+<svg style="display:none">{icons}</svg>
+<header><div class="logo">{site}</div><nav class="nav mega">{menu}</nav>
+<form class="search"><input name="q" placeholder="Search"><button>Go</button></form></header>
 <div class="cookie">We use cookies to improve your experience. <button>Accept</button></div>
+<div class="ad ad--top" data-slot="top"></div>
 <main><article>
 <h1>{escape(story.title)}</h1>
 <div class="byline">By Staff reporter {feed} · <time datetime="{published}">{published[:10]}</time></div>
+<div class="share-bar">{share}</div>
 <div class="article-body">{body}</div>
 <div class="tags">Tags: <a href="/tag/caucasus">Caucasus</a> <a href="/tag/politics">Politics</a></div>
+<div class="share-bar">{share}</div>
 </article>
-<aside class="most-read"><h2>Most read</h2><ul>{most_read}</ul></aside></main>
+<section class="related"><h2>Related</h2>{related}</section>
+<section class="comments"><h2>Comments</h2><ul>{comments}</ul></section>
+<aside class="newsletter"><h2>Newsletter</h2><form><input type="email"><button>Subscribe</button></form></aside>
+</main>
 <footer>{footer}<p>© 2026 {site}. All rights reserved.</p></footer>
-<script>{script * 40}</script>
+<script>{script * 80}</script>
 </body></html>""".encode()
 
     def feed_xml(self, feed: int, port: int) -> bytes:

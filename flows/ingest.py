@@ -17,7 +17,7 @@ from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
 from newswatch.extract import extract_batch
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
 from newswatch.parse_pool import parser
-from newswatch.pipeline import fetch_one_feed, ingest
+from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
 from storage.db import open_database
 
 
@@ -43,9 +43,10 @@ logging.getLogger("prefect.task_runs").addFilter(_NoTracebackForFeedErrors())
 
 
 @task(name="fetch-feed", cache_policy=NO_CACHE, task_run_name="fetch {feed.name}")
-def fetch_feed_task(feed: Feed, state: FeedState | None, http: HttpSettings) -> FeedFetch:
-    """Fetch one feed; transient failures raise so that Prefect retries them with backoff."""
-    result = fetch_one_feed(feed, state, http)
+def fetch_feed_task(feed: Feed, state: FeedState | None, http: HttpSettings, workers: int = 1) -> FeedFetch:
+    """Fetch one feed, parsed by ``workers`` processes; transient failures raise so that
+    Prefect retries them with backoff."""
+    result = fetch_one_feed(feed, state, http, workers)
     if result.transient:
         raise TransientFeedError(result)
     return result
@@ -91,7 +92,9 @@ class PrefectStages:
             return
         delays = [http.retry_delay * 2**attempt for attempt in range(http.retries)]
         task_ = fetch_feed_task.with_options(retries=http.retries, retry_delay_seconds=delays or 0)
-        futures = task_.map([feed for feed, _ in jobs], [state for _, state in jobs], unmapped(http))
+        futures = task_.map(
+            [feed for feed, _ in jobs], [state for _, state in jobs], unmapped(http), unmapped(self.parse_workers)
+        )
         for future in as_completed(futures):
             outcome = future.result(raise_on_failure=False)
             if isinstance(outcome, TransientFeedError):
@@ -104,11 +107,12 @@ class PrefectStages:
     def extract_batches(
         self, batches: Sequence[Sequence[PendingArticle]], http: HttpSettings
     ) -> Iterator[list[ExtractedArticle]]:
-        """One task run per batch; results as they finish."""
+        """One task run per batch: a few at a time on the flow's threads, in order (as the plain
+        pipeline does), or all at once on Dask, as they finish."""
         if not batches:
             return
         if self.dask is None:
-            yield from _results(extract_batch_task.map(batches, unmapped(http), unmapped(self.parse_workers)))
+            yield from run_ahead(lambda batch: extract_batch_task.submit(batch, http, self.parse_workers), batches)
             return
         with self.dask:
             # Dask workers are (daemonic) processes already, in parallel: they parse in-process

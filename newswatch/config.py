@@ -68,7 +68,7 @@ class HttpSettings(_Strict):
     total_timeout: float = Field(60.0, gt=0, description="seconds for a whole response")
     max_bytes: int = Field(10_000_000, gt=0, description="largest body accepted, after decompression")
     max_redirects: int = Field(5, ge=0)
-    concurrency: int = Field(32, ge=1, description="requests in flight at once (feeds and pages; see per_host_*)")
+    concurrency: int = Field(64, ge=1, description="requests in flight at once (feeds and pages; see per_host_*)")
     retries: int = Field(2, ge=0, description="extra attempts for a feed that failed transiently")
     retry_delay: float = Field(5.0, ge=0, description="seconds before the first retry, doubling")
     per_host_concurrency: int = Field(2, ge=1, description="requests in flight to one host")

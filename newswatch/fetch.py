@@ -7,6 +7,7 @@ import codecs
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import charset_normalizer
@@ -23,6 +24,8 @@ from newswatch.textclean import clean_text
 log = logging.getLogger("newswatch.fetch")
 
 
+FeedParse = Callable[[bytes, str, str, str], tuple[FeedItem, ...]]
+"""The signature of :func:`parse_feed` (content, feed name, base URL, Content-Type), in-process or not."""
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -33,9 +36,11 @@ _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._
 
 
 def fetch_feed(
-    client: httpx.Client, feed: Feed, state: FeedState | None, settings: HttpSettings
+    client: httpx.Client, feed: Feed, state: FeedState | None, settings: HttpSettings,
+    parse: FeedParse | None = None,
 ) -> FeedFetch:
-    """Download and parse ``feed``; never raises for network or format problems.
+    """Download ``feed`` and parse it with ``parse`` (default :func:`parse_feed`, in this
+    process); never raises for network or format problems.
 
     Sends the stored ETag / Last-Modified so that an unchanged feed answers 304 with no body.
     A 429/503 with a short ``Retry-After`` (at most ``settings.retry_after_wait``) is waited
@@ -78,8 +83,9 @@ def fetch_feed(
             retry_after=until,
         )
     try:
-        items = parse_feed(response.content, feed.name, response.url, response.headers)
-    except ValueError as err:
+        content_type = response.headers.get("content-type", "application/xml")
+        items = (parse or parse_feed)(response.content, feed.name, response.url, content_type)
+    except (ValueError, FetchError) as err:
         return FeedFetch(**base, error=str(err))
     return FeedFetch(
         **base,
@@ -120,9 +126,7 @@ def decode_feed(content: bytes, content_type: str) -> str:
     return str(guess) if guess is not None else content.decode("utf-8", errors="replace")
 
 
-def parse_feed(
-    content: bytes, feed_name: str, base_url: str, headers: httpx.Headers | dict[str, str]
-) -> tuple[FeedItem, ...]:
+def parse_feed(content: bytes, feed_name: str, base_url: str, content_type: str) -> tuple[FeedItem, ...]:
     """Turn RSS/Atom bytes into items; raise ValueError when it is not a usable feed.
 
     Entities declared in a DOCTYPE are never expanded and external entities never loaded
@@ -130,7 +134,6 @@ def parse_feed(
     """
     if not content.strip():
         raise ValueError("not a feed: the response is empty")
-    content_type = headers.get("content-type", "application/xml")
     media_type = content_type.split(";")[0].strip().lower() or "application/xml"
     text = decode_feed(content, content_type)
     parsed = feedparser.parse(

@@ -1,4 +1,4 @@
-"""Processes that parse fetched pages, so that extraction uses every CPU core.
+"""Processes that parse fetched pages and feeds, so that parsing uses every CPU core.
 
 Fetching stays in threads (it waits on the network); parsing holds the GIL, so it is sent to
 worker processes. A pool is created on first use and shared by every batch and thread of the
@@ -17,16 +17,24 @@ import atexit
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import TypeVar
 
+from newswatch.fetch import parse_feed
 from newswatch.http import FetchError
 from newswatch.parse import Parse, ParsedPage, parse_page
+
+F = TypeVar("F", bound=Callable)
+T = TypeVar("T")
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([parse_page.__module__])  # used when the forkserver starts
+    # imported by the forkserver when it starts, so that every worker starts warm
+    context.set_forkserver_preload([parse_page.__module__, parse_feed.__module__])
     return ProcessPoolExecutor(workers, mp_context=context)
 
 
@@ -42,16 +50,22 @@ class ParsePool:
 
     def __call__(self, content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
         """Parse one page in a worker process; FetchError as ``parse`` raises it, or if it kills two."""
+        return self.run(self._parse, content, url, title, language_hint,
+                        crashed="extraction failed: the page crashed the parser process")
+
+    def run(self, function: Callable[..., T], *args, crashed: str = "parsing failed: the input crashed the parser process") -> T:
+        """``function(*args)`` (a module-level function) in a worker process; its exceptions are
+        raised here, and FetchError(``crashed``) if the call kills a worker twice."""
         executor = self._running()
         try:
-            return executor.submit(self._parse, content, url, title, language_hint).result()
+            return executor.submit(function, *args).result()
         except BrokenProcessPool:
             self._discard(executor)
         with self._alone, _executor(1) as alone:
             try:
-                return alone.submit(self._parse, content, url, title, language_hint).result()
+                return alone.submit(function, *args).result()
             except BrokenProcessPool as err:
-                raise FetchError("extraction failed: the page crashed the parser process") from err
+                raise FetchError(crashed) from err
 
     def _running(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -78,16 +92,25 @@ _shared: dict[int, ParsePool] = {}
 _shared_lock = threading.Lock()
 
 
-def parser(workers: int) -> Parse:
-    """Parse pages in this process (``workers`` 1) or in the process-wide pool of ``workers``
-    processes (0: one per CPU core)."""
+def shared_pool(workers: int) -> ParsePool:
+    """The process-wide pool of ``workers`` processes (0: one per CPU core)."""
     workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        return parse_page
     with _shared_lock:
         if workers not in _shared:
             _shared[workers] = ParsePool(workers)
         return _shared[workers]
+
+
+def in_pool(workers: int, function: F) -> F:
+    """``function`` (module-level) as is (``workers`` 1) or run in :func:`shared_pool`."""
+    if (workers or os.cpu_count() or 1) == 1:
+        return function
+    return partial(shared_pool(workers).run, function)  # type: ignore[return-value]
+
+
+def parser(workers: int) -> Parse:
+    """:func:`newswatch.parse.parse_page`, in this process or in the shared pool (see :func:`in_pool`)."""
+    return in_pool(workers, parse_page)
 
 
 @atexit.register

@@ -8,7 +8,8 @@ through the :class:`storage.db.Database` passed in, from the calling thread only
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,17 +19,24 @@ from newswatch.chart import volume_chart
 from newswatch.cluster import StoryClusterer
 from newswatch.config import Config, Feed, HttpSettings
 from newswatch.extract import extract_batch
-from newswatch.fetch import fetch_feed
+from newswatch.fetch import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
-from newswatch.parse_pool import parser
+from newswatch.parse_pool import in_pool, parser
+from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
 from storage.db import Database, now
 
 log = logging.getLogger("newswatch.pipeline")
 T = TypeVar("T")
+R = TypeVar("R", covariant=True)
+BATCHES_AHEAD = 4  # batches of pages in progress at once: fetched and parsed while earlier ones are stored
+
+
+class _Result(Protocol[R]):
+    def result(self) -> R: ...
 
 
 class Stages(Protocol):
@@ -47,11 +55,12 @@ class Stages(Protocol):
         ...
 
 
-def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings) -> FeedFetch:
-    """Fetch one feed with its own client; a bug is reported as a failed fetch, not raised."""
+def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings, parse_workers: int = 1) -> FeedFetch:
+    """Fetch one feed with its own client, parsed by ``parse_workers`` processes (see
+    :func:`~newswatch.parse_pool.in_pool`); a bug is reported as a failed fetch, not raised."""
     try:
         with make_client(http) as client:
-            return fetch_feed(client, feed, state, http)
+            return fetch_feed(client, feed, state, http, in_pool(parse_workers, parse_feed))
     except Exception as err:  # one broken feed must never stop the others
         log.exception("unexpected error fetching feed %s", feed.name)
         url = state.url if state else feed.url
@@ -59,7 +68,7 @@ def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings) -> F
 
 
 class LocalStages:
-    """Runs the stages in a local thread pool, without Prefect; pages are parsed by
+    """Runs the stages in a local thread pool, without Prefect; pages and feeds are parsed by
     ``parse_workers`` processes (0: one per CPU core, 1: in this process)."""
 
     def __init__(self, workers: int = 8, parse_workers: int = 0):
@@ -71,16 +80,29 @@ class LocalStages:
     ) -> Iterator[FeedFetch]:
         """Fetch every feed concurrently; yield results as they complete."""
         with ThreadPoolExecutor(self.workers) as pool:
-            futures = [pool.submit(fetch_one_feed, feed, state, http) for feed, state in jobs]
+            futures = [pool.submit(fetch_one_feed, feed, state, http, self.parse_workers) for feed, state in jobs]
             for future in as_completed(futures):
                 yield future.result()
 
     def extract_batches(
         self, batches: Sequence[Sequence[PendingArticle]], http: HttpSettings
     ) -> Iterator[list[ExtractedArticle]]:
-        """Extract the batches one after the other (each batch fetches pages concurrently)."""
-        for batch in batches:
-            yield extract_batch(batch, http, parser(self.parse_workers))
+        """Extract the batches, :data:`BATCHES_AHEAD` at a time; results in order."""
+        parse = parser(self.parse_workers)
+        with ThreadPoolExecutor(BATCHES_AHEAD) as pool:
+            yield from run_ahead(lambda batch: pool.submit(extract_batch, batch, http, parse), batches)
+
+
+def run_ahead(submit: Callable[[T], _Result[R]], items: Iterable[T], ahead: int = 0) -> Iterator[R]:
+    """The results of ``submit(item)`` for each item, in order, with up to ``ahead``
+    (default :data:`BATCHES_AHEAD`) submitted and not yet consumed at any time."""
+    in_flight: deque[_Result[R]] = deque()
+    for item in items:
+        in_flight.append(submit(item))
+        if len(in_flight) >= (ahead or BATCHES_AHEAD):
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -114,17 +136,17 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
             stats.feeds_failed += 1
             stats.failures[result.feed_name] = result.error or "failed"
             log.warning("feed %s failed: %s", result.feed_name, result.error)
-    pending = db.pending_articles(config.settings.extract.max_attempts)
-    for results in stages.extract_batches(chunks(pending, config.settings.extract.batch_size), http):
+    pending = spread_hosts(db.pending_articles(config.settings.extract.max_attempts), lambda a: a.url)
+    clusterer = StoryClusterer(config.settings.clusters)
+    matcher = compile_topics(config.topics, config.entities)
+    batch_size, max_attempts = config.settings.extract.batch_size, config.settings.extract.max_attempts
+    for results in stages.extract_batches(chunks(pending, batch_size), http):
         db.store_extracted(results)
         stats.extracted += sum(r.status == "extracted" for r in results)
         stats.summary_only += sum(r.status == "summary_only" for r in results)
-    stats.clustered = cluster_stored(
-        db, StoryClusterer(config.settings.clusters), config.settings.extract.max_attempts
-    )
-    stats.matched_articles, stats.matches = match_stored(
-        db, compile_topics(config.topics, config.entities), config.settings.extract.batch_size
-    )
+        _match(db, matcher, batch_size, stats)  # while the next batches are fetched and parsed
+    stats.clustered = cluster_stored(db, clusterer, max_attempts)  # in large batches: fewer queries
+    _match(db, matcher, batch_size, stats)  # what earlier runs left, or all after a topic change
     log.info(
         "ingest: %d feeds ok, %d unchanged, %d failed, %d skipped; %d new articles; %d extracted,"
         " %d summary-only; %d clustered; %d articles matched (%d matches)",
@@ -133,6 +155,12 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
         stats.matched_articles, stats.matches,
     )
     return stats
+
+
+def _match(db: Database, matcher: Matcher, batch_size: int, stats: IngestStats) -> None:
+    articles, matches = match_stored(db, matcher, batch_size)
+    stats.matched_articles += articles
+    stats.matches += matches
 
 
 def feeds_to_skip(db: Database, config: Config) -> dict[str, str]:

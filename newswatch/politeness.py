@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain, zip_longest
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 from protego import Protego
 
+T = TypeVar("T")
 ROBOTS_TTL = 3600.0  # seconds a robots.txt answer is reused (RFC 9309 allows up to 24 h)
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least the first 500 KiB
 
@@ -52,6 +56,16 @@ def host_slot(host: str, concurrency: int, delay: float) -> Iterator[None]:
         gate = _gates.setdefault(key, HostGate(concurrency, delay))
     with gate.slot():
         yield
+
+
+def spread_hosts(items: Sequence[T], url: Callable[[T], str]) -> list[T]:
+    """``items`` taken round-robin across their hosts (in order within a host), so that any
+    slice of the result mixes many sites and per-host limits do not serialise it."""
+    by_host: dict[str, list[T]] = {}
+    for item in items:
+        by_host.setdefault((urlsplit(url(item)).hostname or "").lower(), []).append(item)
+    gap = object()
+    return [item for item in chain.from_iterable(zip_longest(*by_host.values(), fillvalue=gap)) if item is not gap]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from conftest import Article, article_html
 from parse_hooks import CRASH, parse_or_die
 from werkzeug import Response
 
-from newswatch.config import HttpSettings
+from newswatch.config import Feed, HttpSettings
 from newswatch.extract import extract_batch
 from newswatch.models import PendingArticle
-from newswatch.parse_pool import ParsePool, parser
+from newswatch.parse_pool import ParsePool, parser, shared_pool
+from newswatch.pipeline import fetch_one_feed
 
 HTTP = HttpSettings(allow_hosts=("127.0.0.1", "localhost"), per_host_delay=0, respect_robots=False)
 RUSSIAN = Article("ru", "ОДКБ", "Лидеры государств ОДКБ обсудили в Ереване мандат миротворцев.\n" * 6)
@@ -44,7 +45,7 @@ def test_process_pool_extracts_what_the_calling_process_does(site, pages):
     assert extract_batch(articles, HTTP, parser(2)) == in_process
     assert [a.status for a in in_process] == ["extracted"] * 3 + ["summary_only", "extracted"] + ["summary_only"] * 2 + ["extracted"]
     assert in_process[2].language == "ru" and in_process[3].error == "no article text found on the page"
-    assert parser(0) is parser(os.cpu_count() or 1)
+    assert shared_pool(0) is shared_pool(os.cpu_count() or 1)  # one pool per process
 
 
 def test_a_page_that_kills_its_parser_process_costs_only_that_page(site, pages):
@@ -61,3 +62,14 @@ def test_a_page_that_kills_its_parser_process_costs_only_that_page(site, pages):
         assert extract_batch(articles[1:], HTTP, pool) == expected  # the pool was replaced and works
     finally:
         pool.shutdown()
+
+
+def test_feeds_parsed_in_the_pool_match_in_process_parsing(site):
+    articles = [Article(f"s{i}", f"ОДКБ story {i}", "Text.") for i in range(3)]
+    feeds = [Feed(name="Rss", url=site.add_feed("/rss.xml", articles), language="ru"),
+             Feed(name="Atom", url=site.add_feed("/atom.xml", articles, kind="atom"), language="en")]
+    for feed in feeds:
+        in_process = fetch_one_feed(feed, None, HTTP, parse_workers=1)
+        pooled = fetch_one_feed(feed, None, HTTP, parse_workers=2)
+        assert pooled.ok and len(pooled.items) == 3
+        assert pooled.items == in_process.items and pooled.etag == in_process.etag
