@@ -104,6 +104,12 @@ def plain_ingest(config: Config) -> Any:
         return ingest(config, db)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def descendants_peak_rss(exclude: set[int]) -> dict[int, int]:
     """Peak RSS in bytes (VmHWM) of every live descendant process, by pid (Linux /proc)."""
     parents: dict[int, int] = {}
@@ -156,7 +162,9 @@ def run(feeds: int, articles: int, latency: float, fetch_latency: float, workdir
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
+        server_cpu = cpu_seconds(site.pid)
         results["plain_s"], stats = timed(lambda: plain_ingest(plain_config))
+        results["server_cpu_s"] = cpu_seconds(site.pid) - server_cpu  # the sites share our cores
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -231,8 +239,8 @@ def table(r: dict[str, Any]) -> Table:
         value = r[key]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         out.add_row(label, shown, goal, "" if check is None or value is None else ("yes" if check(value) else "NO"))
-    for key in ("extract_only_s", "plain_s", "prefect_s", "rerun_s", "fetch_one_s", "fetch_all_s",
-                "warmup_prefect_s", "warmup_parse_pool_s"):
+    for key in ("extract_only_s", "plain_s", "server_cpu_s", "prefect_s", "rerun_s", "fetch_one_s",
+                "fetch_all_s", "warmup_prefect_s", "warmup_parse_pool_s"):
         out.add_row(f"  {key}", f"{r[key]:.2f}", "", "")
     return out
 
@@ -251,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         results = run(args.feeds, args.articles, args.latency, args.fetch_latency, Path(tmp),
                       semantic=args.semantic, profile=args.profile)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 110)
     console.print(table(results))
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)

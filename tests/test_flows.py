@@ -59,3 +59,21 @@ def test_transient_feed_failure_is_retried_by_prefect(site, tmp_path):
     stats = ingest_flow(sources=str(sources))
     assert calls == ["/flaky.xml", "/flaky.xml"]
     assert stats["feeds_ok"] == 1 and stats["feeds_failed"] == 0 and stats["new_articles"] == 1
+
+
+def test_newswatch_info_lines_reach_the_flow_run_logs(site, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    from flows.ingest import ingest_flow
+
+    sources = write_sources(tmp_path, [
+        {"name": "Daily", "url": site.add_feed("/rss.xml", sample_articles()[:1]), "language": "en"},
+    ])
+    state = ingest_flow(sources=str(sources), return_state=True)
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    summaries = [log.message for log in logs if log.name == "newswatch.pipeline"]
+    assert any(m.startswith("ingest: 1 feeds ok") and "1 new articles" in m for m in summaries), summaries

@@ -16,7 +16,7 @@ import yaml
 from conftest import REPO, sample_articles, write_sources
 from cronsim import CronSim
 
-from newswatch.config import ScheduleSettings, load_config
+from newswatch.config import load_config
 from newswatch.prefect_env import PREFECT_DEFAULTS
 
 POOL = "newswatch"
@@ -53,10 +53,10 @@ def test_schedules_and_names_match_newswatch_serve():
     deployments = _deployments()
     # the same deployments as `newswatch serve`: ingest, report and one per shipped digest
     assert set(deployments) == {d.name for d in served(config, REPO / "sources.yaml", None)}
-    defaults = ScheduleSettings()
+    shipped = config.settings.schedules  # what `newswatch serve` uses with the shipped sources.yaml
     schedules = {name: [(s["cron"], s["timezone"]) for s in d["schedules"]] for name, d in deployments.items()}
-    assert schedules.pop("ingest-scheduled") == [(defaults.ingest, defaults.timezone)]
-    assert schedules.pop("report-scheduled") == [(defaults.report, defaults.timezone)]
+    assert schedules.pop("ingest-scheduled") == [(shipped.ingest, shipped.timezone)]
+    assert schedules.pop("report-scheduled") == [(shipped.report, shipped.timezone)]
     for name, digest_schedules in schedules.items():
         digest = config.digest(deployments[name]["parameters"]["digest"])
         assert digest_schedules == [(digest.schedule.cron_expression, digest.schedule.timezone)]
@@ -117,7 +117,8 @@ def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_pat
             client.update_deployment_schedule(schedule.deployment_id, schedule.id, active=False)
     assert deployment.global_concurrency_limit.limit == 1
     assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW"
-    assert [s.schedule.cron for s in deployment.schedules] == [ScheduleSettings().ingest]
+    shipped = load_config(REPO / "sources.yaml").settings.schedules
+    assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [(shipped.ingest, shipped.timezone)]
     assert deployment.pull_steps == _project()["pull"]  # {{ $NEWSWATCH_HOME }} is left for the worker
 
     started = _prefect(
