@@ -93,13 +93,13 @@ class LocalStages:
             yield from run_ahead(lambda batch: pool.submit(extract_batch, batch, http, parse), batches)
 
 
-def run_ahead(submit: Callable[[T], _Result[R]], items: Iterable[T], ahead: int = 0) -> Iterator[R]:
-    """The results of ``submit(item)`` for each item, in order, with up to ``ahead``
-    (default :data:`BATCHES_AHEAD`) submitted and not yet consumed at any time."""
+def run_ahead(submit: Callable[[T], _Result[R]], items: Iterable[T]) -> Iterator[R]:
+    """The results of ``submit(item)`` for each item, in order, with up to
+    :data:`BATCHES_AHEAD` submitted and not yet consumed at any time."""
     in_flight: deque[_Result[R]] = deque()
     for item in items:
         in_flight.append(submit(item))
-        if len(in_flight) >= (ahead or BATCHES_AHEAD):
+        if len(in_flight) >= BATCHES_AHEAD:
             yield in_flight.popleft().result()
     while in_flight:
         yield in_flight.popleft().result()

@@ -9,7 +9,7 @@ import pytest
 from conftest import UNRELATED, Article, sample_articles, write_sources
 
 from newswatch.config import load_config
-from newswatch.pipeline import LocalStages, ingest, report, report_window
+from newswatch.pipeline import BATCHES_AHEAD, LocalStages, ingest, report, report_window, run_ahead
 from storage.db import open_database
 
 
@@ -140,3 +140,24 @@ def test_report_lists_matches_grouped_by_topic(site, tmp_path):
     assert escape(UNRELATED.title) not in html
     assert "<mark>" in html and f"{site.url}/news/{articles[0].slug}" in html
     assert articles[0].title in text and "[[" in text
+
+
+def test_run_ahead_keeps_order_and_bounds_the_work_in_flight():
+    submitted, consumed, most_in_flight = [], [], []
+
+    class Done:
+        def __init__(self, value: int):
+            self.value = value
+
+        def result(self) -> int:
+            return self.value
+
+    def submit(item: int) -> Done:
+        submitted.append(item)
+        most_in_flight.append(len(submitted) - len(consumed))
+        return Done(item * 10)
+
+    for result in run_ahead(submit, range(10)):
+        consumed.append(result)
+    assert consumed == [i * 10 for i in range(10)]
+    assert max(most_in_flight) == BATCHES_AHEAD
