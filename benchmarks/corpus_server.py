@@ -17,6 +17,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
@@ -294,10 +295,8 @@ class CorpusSite:
         """URL of feed ``feed``."""
         return f"http://{self.corpus.host(feed)}:{self.ports[feed]}/feed.xml"
 
-    def pages(self) -> list[tuple[str, bytes]]:
-        """Every article page as (url, html), exactly as served."""
-        return [
-            (self.corpus.article_url(f, a, self.ports[f]), self.corpus.article_html(f, a, self.ports[f]))
-            for f in range(self.corpus.feeds)
-            for a in range(self.corpus.articles)
-        ]
+    def pages(self) -> Iterator[tuple[str, bytes]]:
+        """Every article page as (url, html), exactly as served, made one at a time."""
+        for f in range(self.corpus.feeds):
+            for a in range(self.corpus.articles):
+                yield self.corpus.article_url(f, a, self.ports[f]), self.corpus.article_html(f, a, self.ports[f])

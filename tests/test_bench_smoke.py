@@ -19,7 +19,7 @@ def test_ingest_benchmark_small_run(tmp_path, prefect_server):
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}  # the session's Prefect server
     result = subprocess.run(
         [sys.executable, "benchmarks/bench_ingest.py", "--feeds", "6", "--articles", "5",
-         "--fetch-latency", "0.05", "--json", str(out)],
+         "--fetch-latency", "0.05", "--repeats", "2", "--json", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -27,7 +27,8 @@ def test_ingest_benchmark_small_run(tmp_path, prefect_server):
     figures = json.loads(out.read_text())
     assert figures["stored_plain"]["articles"] == figures["stored_plain"]["extracted"] == 30
     assert figures["stored_plain"]["matches"] > 0
-    assert figures["same_results"] is True  # the Prefect flow stored what the plain functions stored
+    assert figures["same_results"] is True  # every Prefect and plain round stored the same
+    assert len(figures["plain_runs_s"]) == len(figures["prefect_runs_s"]) == 2
     assert figures["first_run_downloads"]["feed_bodies"] == 6
     assert figures["first_run_downloads"]["article_pages"] == 30
     assert (figures["rerun_feed_bodies"], figures["rerun_article_pages"]) == (0, 0)
