@@ -2,9 +2,9 @@
 
 Fetching stays in threads (it waits on the network); parsing holds the GIL, so it is sent to
 worker processes. A pool is created on first use and shared by every batch and thread of the
-process (:func:`parser`); it is shut down at interpreter exit. Workers are started by a
-forkserver that has already imported :mod:`newswatch.parse` (never forked from the threaded
-caller), so they start warm.
+process (:func:`shared_pool`); it is shut down at interpreter exit. Workers are started by a
+forkserver that has already imported :mod:`newswatch.parse` and :mod:`newswatch.fetch` (never
+forked from the threaded caller), so they start warm.
 
 A worker that dies (a page that crashes the parser, the OOM killer) breaks the whole pool: it
 is replaced, and every page that was in flight is parsed again in a process of its own, so
