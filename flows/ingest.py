@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
 from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
@@ -117,12 +117,8 @@ class PrefectStages:
         with self.dask:
             # Dask workers are (daemonic) processes already, in parallel: they parse in-process
             parameters = {"batch": batches, "http": unmapped(http), "workers": unmapped(1)}
-            yield from _results(self.dask.map(extract_batch_task, parameters))
-
-
-def _results(futures: Sequence[PrefectFuture[list[ExtractedArticle]]]) -> Iterator[list[ExtractedArticle]]:
-    for future in as_completed(futures):
-        yield future.result()
+            for future in as_completed(self.dask.map(extract_batch_task, parameters)):
+                yield future.result()
 
 
 @flow(name="ingest", log_prints=True)
