@@ -92,9 +92,13 @@ _shared: dict[int, ParsePool] = {}
 _shared_lock = threading.Lock()
 
 
+def _processes(workers: int) -> int:
+    return workers or os.cpu_count() or 1
+
+
 def shared_pool(workers: int) -> ParsePool:
     """The process-wide pool of ``workers`` processes (0: one per CPU core)."""
-    workers = workers or os.cpu_count() or 1
+    workers = _processes(workers)
     with _shared_lock:
         if workers not in _shared:
             _shared[workers] = ParsePool(workers)
@@ -103,14 +107,14 @@ def shared_pool(workers: int) -> ParsePool:
 
 def in_pool(workers: int, function: F) -> F:
     """``function`` (module-level) as is (``workers`` 1) or run in :func:`shared_pool`."""
-    if (workers or os.cpu_count() or 1) == 1:
+    if _processes(workers) == 1:
         return function
     return partial(shared_pool(workers).run, function)  # type: ignore[return-value]
 
 
 def parser(workers: int) -> Parse:
-    """:func:`newswatch.parse.parse_page`, in this process or in the shared pool (see :func:`in_pool`)."""
-    return in_pool(workers, parse_page)
+    """:func:`newswatch.parse.parse_page`, in this process (``workers`` 1) or in :func:`shared_pool`."""
+    return parse_page if _processes(workers) == 1 else shared_pool(workers)
 
 
 @atexit.register

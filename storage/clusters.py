@@ -12,6 +12,14 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from storage.bulk import rows_relation
+
+_MEMBER_COLUMNS = (
+    ("article_id", "VARCHAR"), ("cluster_id", "VARCHAR"), ("source", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"),
+    ("text_words", "INTEGER"), ("signature", "BLOB"), ("clustered_at", "TIMESTAMPTZ"),
+)
+_BAND_COLUMNS = (("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("keys", "BIGINT[]"))
+
 # DuckDB 2.0 answers ``article_id IN (<list>)`` from the primary-key index for lists of up
 # to 50 values (longer ones become a table scan that grows with the archive), so id lookups
 # go in chunks of this size.
@@ -127,33 +135,16 @@ def add_members(
     """Append new members and the LSH band rows of their signatures."""
     if not members:
         return
-    ids = [m.article_id for m in members]
-    seen_at = [m.seen_at for m in members]
-    con.execute(
-        """
-        INSERT INTO cluster_members
-        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
-               unnest($4::TIMESTAMPTZ[]), unnest($5::INTEGER[]), unnest($6::BLOB[]), $7
-        """,
-        [
-            ids,
-            [m.cluster_id for m in members],
-            [m.source for m in members],
-            seen_at,
-            [m.text_words for m in members],
-            [m.signature for m in members],
-            clustered_at,
-        ],
+    members_relation, params = rows_relation(
+        _MEMBER_COLUMNS,
+        [[m.article_id, m.cluster_id, m.source, m.seen_at, m.text_words, m.signature, clustered_at]
+         for m in members],
     )
-    con.execute(
-        """
-        INSERT INTO cluster_bands
-        SELECT unnest(keys), article_id, seen_at FROM (
-            SELECT unnest($1::VARCHAR[]) AS article_id, unnest($2::TIMESTAMPTZ[]) AS seen_at,
-                   unnest($3::BIGINT[][]) AS keys)
-        """,
-        [ids, seen_at, [list(m.band_keys) for m in members]],
+    con.execute(f"INSERT INTO cluster_members SELECT * FROM {members_relation}", params)
+    bands_relation, params = rows_relation(
+        _BAND_COLUMNS, [[m.article_id, m.seen_at, list(m.band_keys)] for m in members]
     )
+    con.execute(f"INSERT INTO cluster_bands SELECT unnest(keys), article_id, seen_at FROM {bands_relation}", params)
 
 
 def cluster_summaries(
