@@ -2,8 +2,10 @@
 
 Feeds and article links come from sites we do not control. By default only http(s) URLs whose
 host resolves exclusively to public (globally routable) addresses are fetched; loopback,
-private, link-local (e.g. the cloud metadata service at 169.254.169.254), multicast and
-reserved addresses are refused before any connection is made. Operators may allow-list host
+private, unique-local, site-local, link-local (e.g. the cloud metadata service at
+169.254.169.254), multicast, unspecified and reserved addresses are refused before any
+connection is made, and so are IPv6 addresses that carry such an IPv4 address (IPv4-mapped,
+IPv4-compatible, 6to4, Teredo, NAT64). Operators may allow-list host
 names, addresses or networks (``settings.http.allow_hosts``) for feeds on an intranet.
 """
 
@@ -38,10 +40,43 @@ def check_allow_entry(entry: str) -> None:
             raise ValueError(f"{entry!r} is not a host name, IP address or network") from None
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo, NAT64, compatible)."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped, "IPv4-mapped"
+    if ip.sixtofour:
+        return ip.sixtofour, "6to4"
+    if ip.teredo:
+        return ip.teredo[1], "Teredo"
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # not :: nor ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "IPv4-compatible"
+    return None
+
+
+def _a(word: str) -> str:
+    """The indefinite article for ``word`` (as read aloud: "an IPv4-mapped", "an NAT64")."""
+    return "an" if word[0] in "aeiouAEIOU" or word.startswith("NAT") else "a"
+
+
 def _kind(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public address (None when it is)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    """Why ``ip`` is not a public address (None when it is), e.g. ``"loopback"`` or
+    ``"loopback (127.0.0.1 inside a 6to4 address)"``.
+
+    An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, Teredo,
+    NAT64) is judged by that IPv4 address first, as that is where a packet may end up.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded and (inner := _kind(embedded[0])):
+            return f"{inner} ({embedded[0]} inside {_a(embedded[1])} {embedded[1]} address)"
+        if ip.is_site_local:
+            return "site-local"
     for kind in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
         if getattr(ip, f"is_{kind}"):
             return kind.replace("_", "-")
@@ -74,9 +109,9 @@ class AddressPolicy:
             return
         kind = _kind(ip)
         if kind:
-            article = "an" if kind[0] in "aeiou" else "a"
+            name, _, detail = kind.partition(" ")
             raise BlockedAddress(
-                f"refused {host}: {ip} is {article} {kind} address"
+                f"refused {host}: {ip} is {_a(name)} {name} address{' ' + detail if detail else ''}"
                 " (add it to settings.http.allow_hosts to allow it)"
             )
 
