@@ -7,14 +7,20 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# Query parameters that identify a campaign or a click, never a page.
+# Query parameters that identify a campaign, a click or a visitor's session, never a page.
 _TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
-        "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "cmpid", "ocid", "spm",
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "twclid",
+        "ttclid", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src",
+        "cmpid", "ocid", "spm", "s_cid", "vero_id", "oly_anon_id", "oly_enc_id", "rb_clickid",
+        # session ids: a new one on every visit
+        "jsessionid", "phpsessid", "sid", "sessid", "sessionid", "session_id", "aspsessionid",
+        "cfid", "cftoken", "zenid", "oscsid",
     }
 )
-_TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "itm_")
+_TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "itm_", "aspsessionid")
+# Session ids as path parameters: /article/1;jsessionid=0A1B2C (Java servlets, PHP, ...)
+_SESSION_PATH_PARAM = re.compile(r";(?:jsessionid|phpsessid|sessionid|sid)=[^/;?]*", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Host prefixes of mobile and AMP editions that serve the same pages as the main site.
 _EDITION_PREFIXES = ("www.", "m.", "mobile.", "amp.")
@@ -31,7 +37,8 @@ _AMP_PATH = re.compile(r"(?:^/amp(?=/)|/amp/?$|\.amp(?=\.html?$|$))", re.IGNOREC
 def canonical_url(url: str) -> str:
     """Normalise ``url`` so that the same page always gets the same string.
 
-    Lower-cases scheme and host, drops default ports, fragments and tracking parameters,
+    Lower-cases scheme and host, drops user info, default ports, fragments, tracking and
+    session-id parameters (``?utm_source=``, ``?jsessionid=``, ``;jsessionid=`` path parameters),
     sorts the remaining query parameters and removes a trailing slash from non-root paths.
     AMP and mobile editions map to the main page: AMP cache/viewer wrappers are unwrapped,
     ``www.``, ``m.``, ``mobile.`` and ``amp.`` hosts lose the prefix, and ``/amp`` path parts,
@@ -49,7 +56,8 @@ def canonical_url(url: str) -> str:
             break
     port = parts.port
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    path = _AMP_PATH.sub("", re.sub(r"/{2,}", "/", parts.path or "/")) or "/"
+    path = _SESSION_PATH_PARAM.sub("", parts.path or "/")
+    path = _AMP_PATH.sub("", re.sub(r"/{2,}", "/", path)) or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
     query = [

@@ -102,3 +102,45 @@ def test_redirects_and_rel_canonical_store_one_page_once(httpserver, tmp_path):
     assert hashes == 2  # the print page differs: only its canonical URL makes it a duplicate
     assert sum(original for _, original in rows) == 1
     assert clustered == 1  # the other two rows are the same page, not other outlets
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://news.am/a?id=7&jsessionid=0A1B2C3D", "https://news.am/a?id=7"),
+        ("https://news.am/a?PHPSESSID=9f8e7d&id=7", "https://news.am/a?id=7"),
+        ("https://news.am/a?sid=42abc&id=7&sessionid=x&session_id=y", "https://news.am/a?id=7"),
+        ("https://news.am/a;jsessionid=0A1B2C3D?id=7", "https://news.am/a?id=7"),
+        ("https://news.am/a/b;JSESSIONID=0A1B2C3D/c", "https://news.am/a/b/c"),
+        ("https://news.am/a?ASPSESSIONIDQSDRTB=XYZ&CFID=1&CFTOKEN=2&id=7", "https://news.am/a?id=7"),
+        ("https://news.am/a?utm_medium=x&fbclid=1&gclid=2&msclkid=3&_hsenc=4&id=7", "https://news.am/a?id=7"),
+        ("https://user:secret@news.am/a?id=7", "https://news.am/a?id=7"),
+        # a parameter that merely contains such a word is part of the page
+        ("https://news.am/a?side=left&sidebar=1", "https://news.am/a?side=left&sidebar=1"),
+    ],
+)
+def test_session_ids_and_tracking_parameters_are_not_part_of_the_page(url, canonical):
+    assert canonical_url(url) == canonical
+
+
+def test_a_link_with_a_new_session_id_on_every_run_is_stored_once(httpserver, tmp_path):
+    base = httpserver.url_for("").rstrip("/")
+    story = Article("s1", "CSTO summit opens", "The CSTO summit opened in Yerevan on Monday.\n" * 5)
+    runs = iter(range(100))
+
+    def feed(request):
+        session = f"{next(runs):08X}"
+        link = f"{base}/news/s1;jsessionid={session}?id=1&amp;PHPSESSID={session}&amp;sid={session}"
+        return Response(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title><item><title>{story.title}'
+            f"</title><link>{link}</link></item></channel></rss>",
+            content_type="application/rss+xml", headers={"ETag": f'"{session}"'},
+        )
+
+    httpserver.expect_request("/rss.xml").respond_with_handler(feed)
+    config = load_config(write_sources(tmp_path, [{"name": "Wire", "url": f"{base}/rss.xml", "language": "en"}]))
+    with open_database(config.settings.database) as db:
+        first, second = ingest(config, db), ingest(config, db)
+        stored = db.con.execute("SELECT canonical_url FROM articles").fetchall()
+    assert (first.new_articles, second.new_articles) == (1, 0)
+    assert stored == [(f"{base}/news/s1?id=1",)]
