@@ -11,11 +11,13 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
 from newswatch.health import next_fetch
 from newswatch.health import state as health_state
 from newswatch.models import FeedHealth
+from newswatch.redact import redact_text, redact_url
 from newswatch.render import format_time
 from storage.db import Database, StorageError, now, open_database
 
@@ -37,6 +39,19 @@ def _console(stderr: bool = False) -> Console:
 
 err = _console(stderr=True)
 out = _console()
+
+
+def _labelled(label: str, text: object) -> Text:
+    """``label`` in bold red, then ``text`` as plain text: feed, server and operator text is
+    never read as console markup, and secrets in it are redacted."""
+    return Text.assemble((label, "bold red"), redact_text(str(text)))
+
+
+class _PlainTable(Table):
+    """A table whose cells are plain text, never console markup (feed names, server errors)."""
+
+    def add_row(self, *cells: object, **options) -> None:  # type: ignore[override]
+        super().add_row(*(Text(str(cell)) for cell in cells), **options)
 
 
 @app.callback()
@@ -65,7 +80,7 @@ def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
     except ConfigError as error:
         err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
         for problem in error.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
+            err.print(f"  {redact_text(problem)}", highlight=False, markup=False)
         raise typer.Exit(2) from None
 
 
@@ -87,13 +102,13 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
                 sources=str(sources), database=database, hours=hours,
                 output_dir=str(out_dir) if out_dir else None,
             )
-            out.print(f"report: {result['matches']} matches -> {result['html']}")
+            out.print(f"report: {result['matches']} matches -> {result['html']}", markup=False)
     except StorageError as error:
         _storage_failed(error)
 
 
 def _storage_failed(error: StorageError) -> NoReturn:
-    err.print(f"[bold red]Storage error:[/] {error}", highlight=False)
+    err.print(_labelled("Storage error: ", error), highlight=False)
     raise typer.Exit(1) from None
 
 
@@ -133,7 +148,8 @@ def sources_validate(sources: SourcesOpt = None) -> None:
     config, path = _load(sources, None)
     out.print(
         f"{path}: OK - {len(config.enabled_feeds)} enabled feeds"
-        f" ({len(config.feeds)} in all), {len(config.topics)} topics, {len(config.digests)} digests"
+        f" ({len(config.feeds)} in all), {len(config.topics)} topics, {len(config.digests)} digests",
+        markup=False,
     )
 
 
@@ -141,9 +157,9 @@ def sources_validate(sources: SourcesOpt = None) -> None:
 def sources_list(sources: SourcesOpt = None) -> None:
     """List the configured feeds."""
     config, _ = _load(sources, None)
-    table = Table("name", "language", "enabled", "url", "tags")
+    table = _PlainTable("name", "language", "enabled", "url", "tags")
     for feed in config.feeds:
-        table.add_row(feed.name, feed.language, "yes" if feed.enabled else "no", feed.url, ", ".join(feed.tags))
+        table.add_row(feed.name, feed.language, "yes" if feed.enabled else "no", redact_url(feed.url), ", ".join(feed.tags))
     out.print(table)
 
 
@@ -153,7 +169,7 @@ def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     from storage import digests as ledger
 
     config, _ = _load(sources, db)
-    table = Table("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
+    table = _PlainTable("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
     with _open_db(config) as database:
         for digest in config.digests:
             sent = ledger.last_sent(database, digest.name)
@@ -183,7 +199,7 @@ def digest_send(
     try:
         chosen = [config.digest(name) for name in names] if names else list(config.digests)
     except KeyError as error:
-        err.print(f"[bold red]{error.args[0]}[/]", highlight=False)
+        err.print(_labelled("", error.args[0]), highlight=False)
         raise typer.Exit(2) from None
     if not chosen:
         err.print("no digests configured (see README, Digests)")
@@ -197,14 +213,14 @@ def digest_send(
                 dry_run_dir=str(dry_run_dir) if dry_run_dir else None,
             )
         except DeliveryError as error:
-            err.print(f"[bold red]{digest.name}: delivery failed:[/] {error}", highlight=False)
+            err.print(_labelled(f"{digest.name}: delivery failed: ", error), highlight=False)
             failed = True
             continue
         except StorageError as error:
             _storage_failed(error)
         files = f" -> {', '.join(result['files'])}" if result["files"] else ""
         out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
-                  f" {result['omitted']} not shown{files}", highlight=False)
+                  f" {result['omitted']} not shown{files}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(3)
 
@@ -220,12 +236,12 @@ def digest_history(
     from storage import digests as ledger
 
     config, _ = _load(sources, db)
-    table = Table("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
+    table = _PlainTable("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
     with _open_db(config) as database:
         for record in ledger.history(database, name, limit):
             table.add_row(
                 str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
-                str(record.listed), str(record.omitted), record.message_id, record.error or "",
+                str(record.listed), str(record.omitted), record.message_id, redact_text(record.error or ""),
             )
     out.print(table)
 
@@ -253,7 +269,7 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
             _storage_failed(error)
     at = now()
     settings = config.settings.health
-    table = Table("feed", "state", "failures", "last success", "last error", "next fetch")
+    table = _PlainTable("feed", "state", "failures", "last success", "last error", "next fetch")
     for feed in config.feeds:
         health = known.get(feed.name)
         label = health_state(health, settings, at) if feed.enabled else "disabled"
@@ -278,7 +294,7 @@ def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], source
     if not found:
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
         raise typer.Exit(1)
-    out.print(f"{name}: health reset; the next run fetches it")
+    out.print(f"{name}: health reset; the next run fetches it", markup=False)
 
 
 def main() -> None:

@@ -1,9 +1,24 @@
-"""Plain data records passed between pipeline steps."""
+"""Plain data records passed between pipeline steps.
+
+Error texts in records (and the URL of :class:`FeedHealth`, which is only shown) pass through
+:func:`newswatch.redact.redact_text` when the record is made, so no password or token from a
+feed URL reaches the database, a log line, a report, a digest or the console.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from newswatch.redact import redact_text
+
+
+def _redact_fields(record: object, *names: str) -> None:
+    """Redact the text fields ``names`` of a frozen record, in ``__post_init__``."""
+    for name in names:
+        value = getattr(record, name)
+        if value:
+            object.__setattr__(record, name, redact_text(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,9 @@ class FeedFetch:
     permanent_redirect: bool = False
     retry_after: datetime | None = None  # the server asked us not to come back before this
 
+    def __post_init__(self) -> None:
+        _redact_fields(self, "error")
+
     @property
     def ok(self) -> bool:
         """True when the feed answered usefully (new content or 304)."""
@@ -80,6 +98,9 @@ class FeedHealth:
     retry_after_until: datetime | None = None
     items_seen: int = 0
 
+    def __post_init__(self) -> None:
+        _redact_fields(self, "url", "last_error")
+
 
 @dataclass(frozen=True, slots=True)
 class PendingArticle:
@@ -108,6 +129,9 @@ class ExtractedArticle:
     canonical_url: str | None = None
     content_hash: str | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        _redact_fields(self, "error")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,19 @@ def templates_dir() -> Path:
     raise FileNotFoundError("newswatch templates folder not found")
 
 
+def autoescaped(template_name: str | None) -> bool:
+    """The one escaping rule of the templates: markup (HTML, SVG, XML) is escaped; only plain
+    text (``*.txt.j2``) is not. A template of any new kind is escaped until named ``.txt.j2``."""
+    return not (template_name or "").endswith(".txt.j2")
+
+
 @cache
 def environment() -> jinja2.Environment:
-    """The shared Jinja2 environment (HTML templates autoescaped)."""
+    """The shared Jinja2 environment: every template is autoescaped (HTML, the SVG chart, e-mail
+    HTML) except the plain-text ones (``*.txt.j2``)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
-        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        autoescape=autoescaped,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,

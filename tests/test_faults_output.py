@@ -3,7 +3,11 @@ item template the digest uses)."""
 
 from __future__ import annotations
 
+import subprocess
+
+import lxml.etree
 import lxml.html
+import pytest
 from conftest import Article, write_sources
 from werkzeug import Response
 
@@ -78,3 +82,68 @@ def test_hostile_titles_and_bodies_render_escaped_and_readable(site, tmp_path):
 
     assert "* CSTO <script>alert(1)</script> summit" in text  # plain text stays plain
     assert "* CSTO meets again" in text
+
+
+def test_console_never_reads_feed_or_operator_text_as_markup(site, tmp_path):
+    """A server's error text and a feed's name are shown as they are, never as rich markup
+    (``[/bold]`` without an opening tag used to crash ``sources status``)."""
+    from typer.testing import CliRunner
+
+    from newswatch.cli import app
+
+    site.route("/odd.xml", lambda request: Response("x", headers={"Content-Encoding": "[/bold][link=http://evil]"}))
+    sources = write_sources(tmp_path, [
+        {"name": "[bold red]Loud[/] feed", "url": site.url + "/odd.xml", "language": "en"},
+    ])
+    config = load_config(sources)
+    with open_database(config.settings.database) as db:
+        ingest(config, db)
+    runner = CliRunner()
+    status, listed = (runner.invoke(app, [*command, "--sources", str(sources)], env={"COLUMNS": "250"})
+                      for command in (["sources", "status"], ["sources", "list"]))
+    assert status.exit_code == 0 and listed.exit_code == 0, status.output + listed.output
+    assert "[bold red]Loud[/] feed" in status.output and "[bold red]Loud[/] feed" in listed.output
+    assert "unsupported Content-Encoding '[/bold][link=http://evil]'" in status.output
+
+
+HOSTILE_TOPIC = 'CSTO</text><script>document.body.appendChild(document.createElement("pwned-marker"))</script>'
+
+
+def _hostile_topic_report(site, tmp_path):
+    """A report whose chart has a row (with bars) for a topic named with an SVG script."""
+    import yaml
+
+    story = Article("csto", "CSTO summit opens in Yerevan", "The CSTO summit opened in Yerevan on Monday.\n" * 5)
+    sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", [story]), "language": "en"}])
+    data = yaml.safe_load(sources.read_text(encoding="utf-8"))
+    data["topics"].append({"name": HOSTILE_TOPIC, "terms": {"en": ["CSTO"]}})
+    sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    config = load_config(sources)
+    with open_database(config.settings.database) as db:
+        ingest(config, db)
+        built, html_path, _ = report(config, db, *report_window(24), tmp_path / "out")
+    assert [row.total for row in built.chart.rows if row.name == HOSTILE_TOPIC] == [1]
+    return html_path
+
+
+def test_topic_names_are_escaped_in_the_svg_chart(site, tmp_path):
+    html = _hostile_topic_report(site, tmp_path).read_text(encoding="utf-8")
+    chart = html[html.index("<svg"): html.index("</svg>")]
+    assert "<script" not in chart and "&lt;script&gt;" in chart
+    svg = lxml.etree.fromstring(chart.encode() + b"</svg>")  # well-formed XML, names as text
+    assert HOSTILE_TOPIC + ": 1 from" in "".join(svg.itertext())
+
+
+@pytest.mark.slow
+def test_a_script_in_a_topic_name_does_not_run_in_chromium(site, tmp_path):
+    from test_digest_render import chromium
+
+    html_path = _hostile_topic_report(site, tmp_path)
+    dom = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom", html_path.as_uri()],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout
+    assert "<svg" in dom and "<rect" in dom  # the chart was rendered
+    assert "<pwned-marker>" not in dom  # the script did not run
