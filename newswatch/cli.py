@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
+from newswatch.config import Config, ConfigError, check_hours, load_config, resolve_sources_path
 from newswatch.health import next_fetch
 from newswatch.health import state as health_state
 from newswatch.models import FeedHealth
@@ -69,7 +69,18 @@ DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="DuckDB file [env: NEWSWATCH_DB; default settings.database]"),
 ]
-HoursOpt = Annotated[float | None, typer.Option(help="report window in hours [default settings.report.window_hours]")]
+def _hours(value: float | None) -> float | None:
+    """``--hours`` within bounds (see :func:`newswatch.config.check_hours`); exit 2 otherwise."""
+    try:
+        return None if value is None else check_hours(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+HoursOpt = Annotated[
+    float | None,
+    typer.Option(help="report window in hours [default settings.report.window_hours]", callback=_hours),
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [default settings.report.output_dir]")]
 
 

@@ -51,8 +51,8 @@ class ClusterSettings(BaseModel):
     threshold: float = Field(0.5, gt=0.0, le=1.0, description="estimated Jaccard needed to join")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
     shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")
-    window_days: float = Field(14.0, gt=0.0, description="only articles this close in time match")
-    batch_size: int = Field(500, ge=1, description="articles clustered per transaction")
+    window_days: float = Field(14.0, gt=0.0, le=366, description="only articles this close in time match")
+    batch_size: int = Field(500, ge=1, le=100_000, description="articles clustered per transaction")
     send_updates: bool = Field(
         False, description="send a story again when it grows after it was sent (digests)"
     )

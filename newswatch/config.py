@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from email.headerregistry import Address
@@ -31,11 +32,15 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from newswatch import safe_yaml
 from newswatch.cluster import ClusterSettings
 from newswatch.netguard import check_allow_entry
 from newswatch.query import QuerySyntaxError, entity_refs, parse_query, parse_term
 
 DEFAULT_SOURCES = Path("sources.yaml")
+# The longest span of hours anything accepts (report window, digest look-back, dead recheck):
+# 366 days, the most the report chart's weekly bars show (BUCKET_HOURS, MAX_BUCKETS in chart.py).
+MAX_HOURS = 366 * 24
 DEFAULT_DATABASE = Path("data/newswatch.duckdb")
 
 
@@ -47,11 +52,34 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
 
 
+def _printable_name(value: str) -> str:
+    """A name shown in reports, consoles and e-mail subjects: one line, no control or invisible
+    characters (they would hide a look-alike or break a header)."""
+    bad = [char for char in value if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")]
+    if bad:
+        raise ValueError(f"control or invisible character {bad[0]!r} in the name; write it on one line without them")
+    return value
+
+
+def name_key(name: str) -> str:
+    """What makes two names the same to a reader: case, Unicode compatibility forms (NFKC) and
+    spacing (leading, trailing, repeated) are ignored."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def check_hours(hours: float) -> float:
+    """``hours`` if it is a usable time span (more than 0, at most :data:`MAX_HOURS`), else ValueError."""
+    if not (0 < hours <= MAX_HOURS):  # also refuses NaN
+        raise ValueError(f"hours must be more than 0 and at most {MAX_HOURS} (366 days), not {hours:g}")
+    return hours
+
+
 def _http_url(value: AnyHttpUrl) -> str:
     return str(value)
 
 
 HttpUrlStr = Annotated[AnyHttpUrl, AfterValidator(_http_url)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable_name)]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 _ENTITY_ID = re.compile(r"[^\W\d][\w-]*")  # as written after '@' in a query
 
@@ -64,21 +92,21 @@ class HttpSettings(_Strict):
     """Limits for every HTTP request the pipeline makes."""
 
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
-    timeout: float = Field(20.0, gt=0, description="seconds to connect / between bytes")
-    total_timeout: float = Field(60.0, gt=0, description="seconds for a whole response")
-    max_bytes: int = Field(10_000_000, gt=0, description="largest body accepted, after decompression")
-    max_redirects: int = Field(5, ge=0)
-    concurrency: int = Field(64, ge=1, description="requests in flight at once (feeds and pages; see per_host_*)")
-    retries: int = Field(2, ge=0, description="extra attempts for a feed that failed transiently")
-    retry_delay: float = Field(5.0, ge=0, description="seconds before the first retry, doubling")
-    per_host_concurrency: int = Field(2, ge=1, description="requests in flight to one host")
-    per_host_delay: float = Field(1.0, ge=0, description="seconds between request starts to one host")
+    timeout: float = Field(20.0, gt=0, le=600, description="seconds to connect / between bytes")
+    total_timeout: float = Field(60.0, gt=0, le=3600, description="seconds for a whole response")
+    max_bytes: int = Field(10_000_000, gt=0, le=200_000_000, description="largest body accepted, after decompression")
+    max_redirects: int = Field(5, ge=0, le=30)
+    concurrency: int = Field(64, ge=1, le=1024, description="requests in flight at once (feeds and pages; see per_host_*)")
+    retries: int = Field(2, ge=0, le=20, description="extra attempts for a feed that failed transiently")
+    retry_delay: float = Field(5.0, ge=0, le=3600, description="seconds before the first retry, doubling")
+    per_host_concurrency: int = Field(2, ge=1, le=64, description="requests in flight to one host")
+    per_host_delay: float = Field(1.0, ge=0, le=3600, description="seconds between request starts to one host")
     respect_robots: bool = Field(True, description="obey robots.txt for article pages")
     retry_after_wait: float = Field(
-        10.0, ge=0, description="a feed's Retry-After up to this many seconds is waited out in place"
+        10.0, ge=0, le=600, description="a feed's Retry-After up to this many seconds is waited out in place"
     )
     retry_after_max: float = Field(
-        86400.0, gt=0, description="longest Retry-After honoured, in seconds (longer ones are capped)"
+        86400.0, gt=0, le=30 * 86400, description="longest Retry-After honoured, in seconds (longer ones are capped)"
     )
     allow_hosts: tuple[str, ...] = Field(
         (), description="host names, IP addresses or networks that may be private (SSRF allow-list)"
@@ -95,17 +123,17 @@ class HttpSettings(_Strict):
 class HealthSettings(_Strict):
     """When a failing feed counts as dead and how often a dead feed is probed again."""
 
-    dead_after: int = Field(5, ge=1, description="consecutive failures, the latest a 404/410, to call a feed dead")
-    dead_recheck_hours: float = Field(24.0, gt=0, description="hours between fetches of a dead feed")
+    dead_after: int = Field(5, ge=1, le=10_000, description="consecutive failures, the latest a 404/410, to call a feed dead")
+    dead_recheck_hours: float = Field(24.0, gt=0, le=MAX_HOURS, description="hours between fetches of a dead feed")
 
 
 class ExtractSettings(_Strict):
     """How article pages are turned into text."""
 
-    batch_size: int = Field(50, ge=1)
-    max_attempts: int = Field(3, ge=1, description="page fetch attempts before keeping the summary")
+    batch_size: int = Field(50, ge=1, le=10_000)
+    max_attempts: int = Field(3, ge=1, le=100, description="page fetch attempts before keeping the summary")
     workers: int = Field(
-        0, ge=0, description="processes parsing pages: 0 = one per CPU core, 1 = in the calling process"
+        0, ge=0, le=256, description="processes parsing pages: 0 = one per CPU core, 1 = in the calling process"
     )
 
 
@@ -117,7 +145,7 @@ class RunnerSettings(_Strict):
         None, pattern=r"^[a-z]+://\S+$", description="scheduler to connect to, e.g. tcp://scheduler:8786"
     )
     dask_workers: int = Field(
-        0, ge=0, description="worker processes of the local Dask cluster (no dask_address): 0 = one per CPU core"
+        0, ge=0, le=256, description="worker processes of the local Dask cluster (no dask_address): 0 = one per CPU core"
     )
 
     @model_validator(mode="after")
@@ -138,7 +166,7 @@ class ScheduleSettings(_Strict):
 class ReportSettings(_Strict):
     """Defaults for ``newswatch report``."""
 
-    window_hours: float = Field(24.0, gt=0)
+    window_hours: float = Field(24.0, gt=0, le=MAX_HOURS)
     output_dir: Path = Path("reports")
 
 
@@ -254,7 +282,7 @@ class SmtpSettings(_Strict):
     password_env: str | None = Field(None, description="environment variable holding the password")
     password_block: str | None = Field(None, description="name of a Prefect Secret block holding it")
     ca_file: Path | None = Field(None, description="CA bundle to trust instead of the system's")
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, le=600)
 
     @model_validator(mode="before")
     @classmethod
@@ -314,14 +342,14 @@ class Digest(_Strict):
     recipients: tuple[EmailAddress, ...]
     topics: tuple[str, ...]
     schedule: DigestSchedule
-    min_score: float = Field(0.0, ge=0, description="minimum relevance score of an item")
-    max_items: int = Field(30, ge=1, description="stories listed; the rest are counted")
+    min_score: float = Field(0.0, ge=0, le=1e6, description="minimum relevance score of an item")
+    max_items: int = Field(30, ge=1, le=10_000, description="stories listed; the rest are counted")
     send_empty: bool = Field(False, description="send a digest even when nothing is new")
     send_updates: bool | None = Field(
         None, description="send a story again when more outlets report it (default: settings.clusters.send_updates)"
     )
     lookback_hours: float = Field(
-        72.0, gt=0, description="articles found this long before the last digest still qualify"
+        72.0, gt=0, le=MAX_HOURS, description="articles found this long before the last digest still qualify"
     )
     unsubscribe: str | None = None
 
@@ -350,7 +378,7 @@ class Settings(_Strict):
 
     database: Path = DEFAULT_DATABASE
     lock_timeout: float = Field(
-        300.0, ge=0, description="seconds a run waits for another run to release the database"
+        300.0, ge=0, le=86400, description="seconds a run waits for another run to release the database"
     )
     http: HttpSettings = HttpSettings()
     extract: ExtractSettings = ExtractSettings()
@@ -365,7 +393,7 @@ class Settings(_Strict):
 class Feed(_Strict):
     """A news feed (RSS or Atom)."""
 
-    name: str = Field(min_length=1)
+    name: Name
     url: HttpUrlStr
     language: LanguageCode
     tags: tuple[str, ...] = ()
@@ -377,13 +405,13 @@ class SemanticOptions(_Strict):
 
     examples: list[str] = Field(min_length=1, description="sentences describing the topic, any language")
     threshold: float = Field(0.85, ge=-1.0, lt=1.0, description="similarity at which meaning starts to count")
-    weight: float = Field(8.0, ge=0.0, description="score added at full similarity")
+    weight: float = Field(8.0, ge=0.0, le=1e6, description="score added at full similarity")
 
 
 class Entity(_Strict):
     """A named actor with its spellings in every script, referenced in queries as ``@id``."""
 
-    name: str = Field(min_length=1)
+    name: Name
     aliases: list[str] = Field(min_length=1)
 
     @field_validator("aliases")
@@ -403,11 +431,11 @@ class Topic(_Strict):
     With a query, the query decides, and the phrases enter it as ``@terms``.
     """
 
-    name: str = Field(min_length=1)
+    name: Name
     description: str = ""
     terms: dict[LanguageCode, list[str]] = {}
     query: str | None = None
-    min_score: float = Field(1.0, ge=0)
+    min_score: float = Field(1.0, ge=0, le=1e6)
     semantic: SemanticOptions | None = None
 
     @field_validator("terms")
@@ -552,24 +580,19 @@ def load_config(path: Path | None = None, database: Path | None = None) -> Confi
     """
     path = resolve_sources_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safe_yaml.read_text(path)
+        node = safe_yaml.compose(text)
+        if node is None:
+            raise safe_yaml.YamlProblem(1, "the file is empty")
+        lines: dict[tuple[Any, ...], int] = {}
+        duplicates = list(_index_lines(node, (), lines))
+        if duplicates:
+            raise ConfigError([f"{path}:{line}: {_dotted(loc)}: duplicate key" for loc, line in duplicates])
+        data = safe_yaml.construct(node)
     except OSError as err:
         raise ConfigError([f"{path}: cannot read: {err.strerror or err}"]) from err
-    except UnicodeDecodeError as err:
-        raise ConfigError([f"{path}: not UTF-8 text: {err}"]) from err
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError([f"{where}: YAML syntax error: {err.problem}"]) from err
-    if node is None:
-        raise ConfigError([f"{path}:1: the file is empty"])
-    lines: dict[tuple[Any, ...], int] = {}
-    duplicates = list(_index_lines(node, (), lines))
-    if duplicates:
-        raise ConfigError([f"{path}:{line}: {_dotted(loc)}: duplicate key" for loc, line in duplicates])
-    data = yaml.safe_load(text)
+    except safe_yaml.YamlProblem as err:
+        raise ConfigError([f"{err.where(path)}: {err.reason}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: expected a mapping with feeds, topics and settings"])
     override = database or os.environ.get("NEWSWATCH_DB")
@@ -588,18 +611,23 @@ def load_config(path: Path | None = None, database: Path | None = None) -> Confi
 
 
 def _duplicate_names(data: dict, lines: dict[tuple[Any, ...], int]) -> Iterator[tuple[int, str]]:
-    """(line, problem) for every feed or topic whose name was already used."""
+    """(line, problem) for every feed or topic whose name was already used, or one that
+    looks the same (see :func:`name_key`: ``"Daily "``, ``"daily"`` and ``"Ｄaily"`` are ``"Daily"``)."""
     for section in ("feeds", "topics"):
         items = data.get(section)
-        first: dict[str, int] = {}
+        first: dict[str, tuple[str, int]] = {}
         for index, item in enumerate(items if isinstance(items, list) else []):
             name = item.get("name") if isinstance(item, dict) else None
             if not isinstance(name, str):
                 continue
             line = lines.get((section, index, "name"), 1)
-            if name.casefold() in first:
-                yield line, f"{section}[{index}].name: duplicate name {name!r} (first used on line {first[name.casefold()]})"
-            first.setdefault(name.casefold(), line)
+            key = name_key(name)
+            if key in first:
+                earlier, earlier_line = first[key]
+                same = "" if name == earlier else f", which looks the same as {earlier!r}"
+                yield line, (f"{section}[{index}].name: duplicate name {name!r}{same}"
+                             f" (first used on line {earlier_line})")
+            first.setdefault(key, (name, line))
 
 
 def _index_lines(
@@ -609,7 +637,8 @@ def _index_lines(
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            child = (*loc, key_node.value)
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else f"<{key_node.id} key>"
+            child = (*loc, key)
             if child in lines:
                 yield child, key_node.start_mark.line + 1
             lines[child] = key_node.start_mark.line + 1

@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 
 from newswatch.chart import volume_chart
 from newswatch.cluster import StoryClusterer
-from newswatch.config import Config, Feed, HttpSettings
+from newswatch.config import Config, Feed, HttpSettings, check_hours
 from newswatch.extract import extract_batch
 from newswatch.fetch import fetch_feed, parse_feed
 from newswatch.health import skip_reason
@@ -197,7 +197,9 @@ def match_stored(db: Database, matcher: Matcher, batch_size: int) -> tuple[int, 
 
 
 def report_window(hours: float, end: datetime | None = None) -> tuple[datetime, datetime]:
-    """The ``hours`` up to ``end`` (default: now) as (start, end)."""
+    """The ``hours`` up to ``end`` (default: now) as (start, end); ValueError for a span out of
+    bounds (see :func:`newswatch.config.check_hours`)."""
+    check_hours(hours)
     end = end or now()
     return end - timedelta(hours=hours), end
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from newswatch.textnorm import words
@@ -304,12 +304,40 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+MAX_QUERY_LENGTH = 4000  # characters
+MAX_QUERY_DEPTH = 24  # nested parentheses, operators on operators (NOT NOT ..., a NEAR/1 b NEAR/1 c ...)
+
+
+def _check_depth(tree: Tree) -> None:
+    """Refuse a parse tree nested deeper than :data:`MAX_QUERY_DEPTH` (walked without recursion),
+    pointing at the first token of the part that is too deep. A chain of NEAR operators counts
+    once per NEAR, as it becomes one nested pair per NEAR."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data == "near_expr":
+            depth += len(node.children) // 2 - 1
+        if depth > MAX_QUERY_DEPTH:
+            token = next(node.scan_values(lambda value: isinstance(value, Token)))
+            raise QuerySyntaxError(f"the query is nested deeper than {MAX_QUERY_DEPTH} levels (parentheses and"
+                                   " operators on operators); split it or simplify it", token.line, token.column)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
 def parse_query(text: str) -> Node:
-    """Parse and check a query string, or raise :class:`QuerySyntaxError`."""
+    """Parse and check a query string, or raise :class:`QuerySyntaxError`.
+
+    Queries longer than :data:`MAX_QUERY_LENGTH` characters or nested deeper than
+    :data:`MAX_QUERY_DEPTH` levels are refused, so that no query costs unbounded time or stack.
+    """
     if not text.strip():
         raise QuerySyntaxError("empty query", 1, 1)
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(f"the query is {len(text)} characters long, more than {MAX_QUERY_LENGTH}", 1, 1)
     try:
-        node = _Build().transform(_PARSER.parse(text))
+        tree = _PARSER.parse(text)
+        _check_depth(tree)
+        node = _Build().transform(tree)
     except UnexpectedInput as err:
         line, column = err.line, err.column
         if _at_end(err):  # point just past the last non-blank character
