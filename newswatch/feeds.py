@@ -147,24 +147,31 @@ def parse_feed(content: bytes, feed_name: str, base_url: str, content_type: str)
         raise ValueError(f"not a feed: {_bozo_reason(parsed)}")
     items: dict[str, FeedItem] = {}
     for entry in parsed.entries:
-        link = entry.get("link") or (entry.get("id") if str(entry.get("id", "")).startswith("http") else None)
-        if not link or not link.startswith(("http://", "https://")):
-            continue
-        canonical = canonical_url(link)
-        item_id = article_id(link)
-        if item_id in items:
-            continue
-        items[item_id] = FeedItem(
-            id=item_id,
-            feed_name=feed_name,
-            url=link,
-            canonical_url=canonical,
-            title=html_to_text(entry.get("title", "")) or link,
-            summary=html_to_text(entry.get("summary", "")),
-            published_at=_entry_time(entry),
-            author=entry.get("author") or None,
-        )
+        try:
+            item = _item(entry, feed_name)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            continue  # one broken entry costs that entry, never the feed
+        if item is not None and item.id not in items:
+            items[item.id] = item
     return tuple(items.values())
+
+
+def _item(entry: feedparser.FeedParserDict, feed_name: str) -> FeedItem | None:
+    """The entry as an item, or None without an http(s) link. A date that cannot be read or is
+    out of range is dropped (the item keeps everything else)."""
+    link = entry.get("link") or (entry.get("id") if str(entry.get("id", "")).startswith("http") else None)
+    if not isinstance(link, str) or not link.startswith(("http://", "https://")):
+        return None
+    return FeedItem(
+        id=article_id(link),
+        feed_name=feed_name,
+        url=link,
+        canonical_url=canonical_url(link),
+        title=html_to_text(entry.get("title", "")) or link,
+        summary=html_to_text(entry.get("summary", "")),
+        published_at=_entry_time(entry),
+        author=entry.get("author") or None,
+    )
 
 
 def _bozo_reason(parsed: feedparser.FeedParserDict) -> str:
@@ -173,10 +180,15 @@ def _bozo_reason(parsed: feedparser.FeedParserDict) -> str:
 
 
 def _entry_time(entry: feedparser.FeedParserDict) -> datetime | None:
+    """The entry's first readable date (published, updated, created); None when none is, such
+    as a year 10000 or a month 13. Dates in the future are kept here and clamped when stored."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
-            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (ValueError, OverflowError, OSError, TypeError):
+                continue
     return None
 
 

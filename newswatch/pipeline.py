@@ -22,7 +22,7 @@ from newswatch.feeds import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
-from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
+from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, MatchedArticle, PendingArticle
 from newswatch.pages import extract_batch
 from newswatch.parse_pool import in_pool, parser
 from newswatch.politeness import spread_hosts
@@ -205,6 +205,13 @@ def report_window(hours: float, end: datetime | None = None) -> tuple[datetime, 
     return end - timedelta(hours=hours), end
 
 
+def _chart_time(row: MatchedArticle, start: datetime, end: datetime) -> datetime:
+    """Where a listed article is counted on the chart: its publication time when that falls in
+    the window, else when it was found (which always does), so the chart counts every article
+    the report lists."""
+    return row.published_at if row.published_at and start <= row.published_at < end else row.discovered_at
+
+
 def report(
     config: Config, db: Database, start: datetime, end: datetime, out_dir: Path
 ) -> tuple[Report, Path, Path]:
@@ -219,7 +226,7 @@ def report(
         generated_at=now(),
         failing_feeds=db.failing_feeds(),
         clusters=db.cluster_summaries([row.article_id for row in rows]),
-        chart=volume_chart(((r.topic, r.published_at or r.discovered_at) for r in rows), topics, start, end),
+        chart=volume_chart(((r.topic, _chart_time(r, start, end)) for r in rows), topics, start, end),
         feeds_total=len(config.enabled_feeds),
     )
     html_path, text_path = write_report(built, out_dir)

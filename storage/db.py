@@ -62,6 +62,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _not_after(moment: datetime | None, seen: datetime) -> datetime | None:
+    """A claimed date, never later than when the item was seen (a feed's clock or typo is no
+    reason to show an article in the future)."""
+    return min(moment, seen) if moment is not None else None
+
+
 class Database:
     """An open newswatch DuckDB file.
 
@@ -170,7 +176,7 @@ class Database:
                     _NEW_ARTICLE_COLUMNS,
                     [
                         [item.id, item.canonical_url, item.url, item.feed_name, item.title,
-                         item.summary, item.author, language_hint, item.published_at, at]
+                         item.summary, item.author, language_hint, _not_after(item.published_at, at), at]
                         for item in result.items
                     ],
                 )
@@ -255,7 +261,9 @@ class Database:
                 UPDATE articles SET
                     status = r.status, title = coalesce(nullif(r.title, ''), articles.title),
                     author = coalesce(r.author, articles.author),
-                    published_at = coalesce(articles.published_at, r.published_at),
+                    published_at = coalesce(articles.published_at, CASE
+                        WHEN r.published_at > articles.discovered_at THEN articles.discovered_at
+                        ELSE r.published_at END),
                     language = coalesce(r.language, articles.language_hint),
                     extract_error = r.error, attempts = articles.attempts + 1, extracted_at = ?,
                     content_hash = r.content_hash,
@@ -358,12 +366,16 @@ class Database:
     # -- reading --------------------------------------------------------------------------
 
     def matches_between(self, start: datetime, end: datetime) -> list[MatchedArticle]:
-        """Matches of non-duplicate articles published (or found) in [start, end), newest first."""
+        """Matches of non-duplicate articles found in [start, end), newest (published) first.
+
+        An article belongs to the window in which newswatch found it, whatever date it claims:
+        consecutive windows list every article once, including one dated in the future, one
+        without a date and one published long before it was found (as digests do).
+        """
         return matched_articles(
             self.con,
             """
-            WHERE coalesce(a.published_at, a.discovered_at) >= ?
-              AND coalesce(a.published_at, a.discovered_at) < ?
+            WHERE a.discovered_at >= ? AND a.discovered_at < ?
               AND a.duplicate_of IS NULL
             ORDER BY m.topic, coalesce(a.published_at, a.discovered_at) DESC, a.id
             """,
