@@ -17,7 +17,7 @@ from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
 from newswatch.errors import TransientFeedError
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
 from newswatch.pages import extract_batch
-from newswatch.parse_pool import parser
+from newswatch.parse_pool import ParseLimits, parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
 from storage.db import open_database
 
@@ -36,10 +36,12 @@ logging.getLogger("prefect.task_runs").addFilter(_NoTracebackForFeedErrors())
 
 
 @task(name="fetch-feed", cache_policy=NO_CACHE, task_run_name="fetch {feed.name}")
-def fetch_feed_task(feed: Feed, state: FeedState | None, http: HttpSettings, workers: int = 1) -> FeedFetch:
+def fetch_feed_task(
+    feed: Feed, state: FeedState | None, http: HttpSettings, workers: int = 1, limits: ParseLimits = ParseLimits()
+) -> FeedFetch:
     """Fetch one feed, parsed by ``workers`` processes; transient failures raise so that
     Prefect retries them with backoff."""
-    result = fetch_one_feed(feed, state, http, workers)
+    result = fetch_one_feed(feed, state, http, workers, limits)
     if result.transient:
         raise TransientFeedError(result)
     return result
@@ -47,10 +49,10 @@ def fetch_feed_task(feed: Feed, state: FeedState | None, http: HttpSettings, wor
 
 @task(name="extract-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def extract_batch_task(
-    batch: Sequence[PendingArticle], http: HttpSettings, workers: int = 1
+    batch: Sequence[PendingArticle], http: HttpSettings, workers: int = 1, limits: ParseLimits = ParseLimits()
 ) -> list[ExtractedArticle]:
     """Fetch and extract one batch of article pages, parsed by ``workers`` processes."""
-    return extract_batch(batch, http, parser(workers))
+    return extract_batch(batch, http, parser(workers, limits))
 
 
 def dask_task_runner(settings: RunnerSettings) -> TaskRunner:
@@ -72,8 +74,11 @@ class PrefectStages:
     """Runs the network stages as Prefect tasks: feeds on the flow's task runner, page batches
     there too (parsed by ``parse_workers`` processes) or on Dask, as ``runner`` says."""
 
-    def __init__(self, runner: RunnerSettings | None = None, parse_workers: int = 0):
+    def __init__(
+        self, runner: RunnerSettings | None = None, parse_workers: int = 0, limits: ParseLimits = ParseLimits()
+    ):
         self.parse_workers = parse_workers
+        self.limits = limits
         # built now, so that a missing extra fails the run before any work; started when used
         self.dask = dask_task_runner(runner) if runner and runner.kind == "dask" else None
 
@@ -86,7 +91,8 @@ class PrefectStages:
         delays = [http.retry_delay * 2**attempt for attempt in range(http.retries)]
         task_ = fetch_feed_task.with_options(retries=http.retries, retry_delay_seconds=delays or 0)
         futures = task_.map(
-            [feed for feed, _ in jobs], [state for _, state in jobs], unmapped(http), unmapped(self.parse_workers)
+            [feed for feed, _ in jobs], [state for _, state in jobs], unmapped(http), unmapped(self.parse_workers),
+            unmapped(self.limits),
         )
         for future in as_completed(futures):
             outcome = future.result(raise_on_failure=False)
@@ -105,7 +111,9 @@ class PrefectStages:
         if not batches:
             return
         if self.dask is None:
-            yield from run_ahead(lambda batch: extract_batch_task.submit(batch, http, self.parse_workers), batches)
+            yield from run_ahead(
+                lambda batch: extract_batch_task.submit(batch, http, self.parse_workers, self.limits), batches
+            )
             return
         with self.dask:
             # Dask workers are (daemonic) processes already, in parallel: they parse in-process
@@ -119,7 +127,8 @@ def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> d
     """Fetch every enabled feed, extract new articles, store and match them."""
     config = load_config(Path(sources), Path(database) if database else None)
     with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
-        stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))
+        extract = config.settings.extract
+        stats = ingest(config, db, PrefectStages(config.settings.runner, extract.workers, ParseLimits.of(extract)))
     get_run_logger().info(
         "%d new articles, %d feeds failed, %d articles matched",
         stats.new_articles, stats.feeds_failed, stats.matched_articles,

@@ -87,6 +87,12 @@ class HttpSettings(_Strict):
     timeout: float = Field(20.0, gt=0, le=600, description="seconds to connect / between bytes")
     total_timeout: float = Field(60.0, gt=0, le=3600, description="seconds for a whole response")
     max_bytes: int = Field(10_000_000, gt=0, le=200_000_000, description="largest body accepted, after decompression")
+    max_page_bytes: int = Field(
+        2_000_000, gt=0, le=200_000_000, description="largest article page parsed; a larger one keeps its summary"
+    )
+    max_items_per_feed: int = Field(
+        200, ge=1, le=100_000, description="items of one feed taken per run; the rest are dropped and logged"
+    )
     max_redirects: int = Field(5, ge=0, le=30)
     concurrency: int = Field(64, ge=1, le=1024, description="requests in flight at once (feeds and pages; see per_host_*)")
     retries: int = Field(2, ge=0, le=20, description="extra attempts for a feed that failed transiently")
@@ -126,6 +132,12 @@ class ExtractSettings(_Strict):
     max_attempts: int = Field(3, ge=1, le=100, description="page fetch attempts before keeping the summary")
     workers: int = Field(
         0, ge=0, le=256, description="processes parsing pages: 0 = one per CPU core, 1 = in the calling process"
+    )
+    parse_timeout: float = Field(
+        30.0, gt=0, le=3600, description="seconds one page (or feed) may take to parse before its process is stopped"
+    )
+    parse_memory_mb: int = Field(
+        2048, ge=256, le=65536, description="memory (MB of address space) a parser process may add for one page"
     )
 
 

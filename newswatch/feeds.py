@@ -46,7 +46,8 @@ def fetch_feed(
     Sends the stored ETag / Last-Modified so that an unchanged feed answers 304 with no body.
     A 429/503 with a short ``Retry-After`` (at most ``settings.retry_after_wait``) is waited
     out and the feed fetched once more; a longer one is returned as ``retry_after`` (capped at
-    ``settings.retry_after_max``), before which the feed is not fetched again.
+    ``settings.retry_after_max``), before which the feed is not fetched again. Only the first
+    ``settings.max_items_per_feed`` items are returned (``items_dropped`` counts the rest).
     A failure is returned as a :class:`FeedFetch` with ``error`` set.
     """
     url = state.url if state else feed.url
@@ -88,9 +89,13 @@ def fetch_feed(
         items = (parse or parse_feed)(response.content, feed.name, response.url, content_type)
     except (ValueError, FetchError) as err:
         return FeedFetch(**base, error=str(err))
+    if len(items) > settings.max_items_per_feed:
+        log.warning("feed %s: %d items, only the first %d taken (settings.http.max_items_per_feed); %d dropped",
+                    feed.name, len(items), settings.max_items_per_feed, len(items) - settings.max_items_per_feed)
     return FeedFetch(
         **base,
-        items=items,
+        items=items[: settings.max_items_per_feed],
+        items_dropped=max(0, len(items) - settings.max_items_per_feed),
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )

@@ -62,6 +62,7 @@ class FeedFetch:
     final_url: str | None = None
     permanent_redirect: bool = False
     retry_after: datetime | None = None  # the server asked us not to come back before this
+    items_dropped: int = 0  # items beyond settings.http.max_items_per_feed, not taken
 
     def __post_init__(self) -> None:
         _redact_fields(self, "error")
@@ -296,3 +297,4 @@ class IngestStats:
     matches: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # feed -> items beyond max_items_per_feed

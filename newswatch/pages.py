@@ -101,6 +101,9 @@ def fetch_and_extract(
             raise FetchError(f"HTTP {response.status}")
         if response.content_type not in HTML_TYPES:
             raise FetchError(f"not an HTML page ({response.content_type})")
+        if len(response.content) > settings.max_page_bytes:
+            raise FetchError(f"page of {len(response.content):,} bytes not parsed: more than"
+                             f" settings.http.max_page_bytes ({settings.max_page_bytes:,})")
         parsed = parse(response.content, response.url, article.title, article.language_hint)
     except FetchError as err:
         return summary_only(article, str(err))

@@ -24,7 +24,7 @@ from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, MatchedArticle, PendingArticle
 from newswatch.pages import extract_batch
-from newswatch.parse_pool import in_pool, parser
+from newswatch.parse_pool import ParseLimits, in_pool, parser
 from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
 from storage.db import Database, now
@@ -55,12 +55,14 @@ class Stages(Protocol):
         ...
 
 
-def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings, parse_workers: int = 1) -> FeedFetch:
+def fetch_one_feed(
+    feed: Feed, state: FeedState | None, http: HttpSettings, parse_workers: int = 1, limits: ParseLimits = ParseLimits()
+) -> FeedFetch:
     """Fetch one feed with its own client, parsed by ``parse_workers`` processes (see
     :func:`~newswatch.parse_pool.in_pool`); a bug is reported as a failed fetch, not raised."""
     try:
         with make_client(http) as client:
-            return fetch_feed(client, feed, state, http, in_pool(parse_workers, parse_feed))
+            return fetch_feed(client, feed, state, http, in_pool(parse_workers, parse_feed, limits))
     except Exception as err:  # one broken feed must never stop the others
         log.exception("unexpected error fetching feed %s", feed.name)
         url = state.url if state else feed.url
@@ -71,16 +73,18 @@ class LocalStages:
     """Runs the stages in a local thread pool, without Prefect; pages and feeds are parsed by
     ``parse_workers`` processes (0: one per CPU core, 1: in this process)."""
 
-    def __init__(self, workers: int = 8, parse_workers: int = 0):
+    def __init__(self, workers: int = 8, parse_workers: int = 0, limits: ParseLimits = ParseLimits()):
         self.workers = workers
         self.parse_workers = parse_workers
+        self.limits = limits
 
     def fetch_feeds(
         self, jobs: Sequence[tuple[Feed, FeedState | None]], http: HttpSettings
     ) -> Iterator[FeedFetch]:
         """Fetch every feed concurrently; yield results as they complete."""
         with ThreadPoolExecutor(self.workers) as pool:
-            futures = [pool.submit(fetch_one_feed, feed, state, http, self.parse_workers) for feed, state in jobs]
+            futures = [pool.submit(fetch_one_feed, feed, state, http, self.parse_workers, self.limits)
+                       for feed, state in jobs]
             for future in as_completed(futures):
                 yield future.result()
 
@@ -88,7 +92,7 @@ class LocalStages:
         self, batches: Sequence[Sequence[PendingArticle]], http: HttpSettings
     ) -> Iterator[list[ExtractedArticle]]:
         """Extract the batches, :data:`BATCHES_AHEAD` at a time; results in order."""
-        parse = parser(self.parse_workers)
+        parse = parser(self.parse_workers, self.limits)
         with ThreadPoolExecutor(BATCHES_AHEAD) as pool:
             yield from run_ahead(lambda batch: pool.submit(extract_batch, batch, http, parse), batches)
 
@@ -116,7 +120,8 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     Safe to rerun at any point: work left over by an interrupted run (pending extraction,
     unmatched articles) is picked up, and nothing already stored is stored twice.
     """
-    stages = stages or LocalStages(config.settings.http.concurrency, config.settings.extract.workers)
+    extract = config.settings.extract
+    stages = stages or LocalStages(config.settings.http.concurrency, extract.workers, ParseLimits.of(extract))
     http = config.settings.http
     stats = IngestStats()
     feeds = config.enabled_feeds
@@ -128,6 +133,8 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     jobs = [(feed, states.get(feed.name)) for feed in feeds if feed.name not in stats.skipped]
     for result in stages.fetch_feeds(jobs, http):
         stats.new_articles += db.record_feed_fetch(result, by_name[result.feed_name].language)
+        if result.items_dropped:
+            stats.dropped[result.feed_name] = result.items_dropped
         if result.not_modified:
             stats.feeds_not_modified += 1
         elif result.ok:

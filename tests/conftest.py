@@ -194,6 +194,21 @@ def _fresh_politeness():
     politeness.reset()
 
 
+@pytest.fixture(scope="session")
+def make_httpserver():
+    """pytest-httpserver's server (as its plugin makes it), answering each request in a thread of
+    its own: on a busy machine one slow answer (a large page, a stream) must not hold up the
+    requests queued behind it past their timeouts."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host=HTTPServer.DEFAULT_LISTEN_HOST, port=HTTPServer.DEFAULT_LISTEN_PORT, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
 @pytest.fixture
 def site(httpserver) -> NewsSite:
     """A fresh local news site on loopback."""
@@ -214,7 +229,9 @@ def write_sources(tmp_path: Path, feeds: list[dict], **settings) -> Path:
         # the test site is on loopback, which the SSRF guard refuses unless allow-listed; no
         # politeness delay and no robots.txt (a bare pytest-httpserver answers 500 for it, which
         # means "disallow all"): tests/test_faults_*.py switch them on where they are the subject
-        "http": {"timeout": 5, "total_timeout": 10, "retries": 0, "retry_delay": 0,
+        # generous timeouts: on a loaded machine a loopback answer can take seconds; tests of
+        # slow servers set their own
+        "http": {"timeout": 30, "total_timeout": 60, "retries": 0, "retry_delay": 0,
                  "allow_hosts": ["127.0.0.1", "localhost"], "per_host_delay": 0, "respect_robots": False},
         "report": {"output_dir": str(tmp_path / "reports")},
     }

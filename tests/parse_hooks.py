@@ -14,3 +14,14 @@ def parse_or_die(content: bytes, url: str, title: str, language_hint: str | None
     if CRASH in content:
         os._exit(70)
     return parse_page(content, url, title, language_hint)
+
+
+HUNGRY = b"<!-- this page needs 3 GB to parse -->"
+
+
+def parse_or_hog(content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
+    """``parse_page``, except that a page containing ``HUNGRY`` first asks for 3 GB of memory."""
+    if HUNGRY in content:
+        hog = bytearray(3 << 30)
+        del hog
+    return parse_page(content, url, title, language_hint)

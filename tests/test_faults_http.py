@@ -23,8 +23,8 @@ LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def settings(**overrides) -> HttpSettings:
-    """Test limits: loopback allowed, short timeouts, no politeness delay."""
-    values = dict(allow_hosts=LOOPBACK, timeout=2, total_timeout=3, per_host_delay=0)
+    """Test limits: loopback allowed, generous timeouts (tests of slow servers set short ones), no politeness delay."""
+    values = dict(allow_hosts=LOOPBACK, timeout=30, total_timeout=60, per_host_delay=0)
     return HttpSettings(**{**values, **overrides})
 
 

@@ -27,7 +27,7 @@ def _no_connection_beyond_loopback():
 
 
 def get(url: str, allow_hosts: tuple[str, ...] = ()) -> bytes:
-    http = HttpSettings(allow_hosts=allow_hosts, timeout=2, total_timeout=3, per_host_delay=0)
+    http = HttpSettings(allow_hosts=allow_hosts, timeout=30, total_timeout=60, per_host_delay=0)
     with make_client(http) as client:
         return fetch(client, url, http).content
 
