@@ -1,28 +1,73 @@
-"""The ``newswatch`` command line."""
+"""The ``newswatch`` command line.
+
+Modules that pull in Prefect, DuckDB or the parsers are imported inside the commands that use
+them, so that ``--help`` and ``sources validate`` stay quick. Every :class:`NewswatchError`
+ends a command in one place (:class:`Commands`): its one-line summary and message on stderr,
+its ``exit_code``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from newswatch.config import Config, check_hours, load_config, resolve_sources_path
-from newswatch.errors import ConfigError, DeliveryError, StorageError
-from newswatch.health import next_fetch
-from newswatch.health import state as health_state
-from newswatch.models import FeedHealth
+from newswatch.errors import ConfigError, DeliveryError, NewswatchError
+from newswatch.prefect_env import configure_prefect
 from newswatch.redact import redact_text, redact_url
-from newswatch.text import format_time
-from storage.db import Database, now, open_database
+from newswatch.text import one_line
 
-app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True)
+
+class Commands(TyperGroup):
+    """The command group: a newswatch error ends the command with its exit code and message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewswatchError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+
+
+def report_error(error: NewswatchError) -> None:
+    """Print ``error`` for the operator: its summary and message on one line (a configuration
+    error: one line per problem), as plain text (never console markup), secrets redacted."""
+    if isinstance(error, ConfigError):
+        err.print(f"[bold red]{error.summary}[/] ({len(error.problems)} problem(s)):", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {plain(problem)}", highlight=False, markup=False)
+        return
+    err.print(labelled(f"{error.summary}: ", error), highlight=False)
+
+
+def plain(text: object) -> str:
+    """The one rule for text shown on the console that newswatch did not write itself (feed
+    names, server errors, operator input): one line, secrets redacted; print it as a
+    :class:`~rich.text.Text` or with ``markup=False`` so that it is never read as markup."""
+    return redact_text(one_line(str(text)))
+
+
+def labelled(label: str, text: object) -> Text:
+    """``label`` in bold red, then ``text`` as plain text (see :func:`plain`)."""
+    return Text.assemble((label, "bold red"), plain(text))
+
+
+class PlainTable(Table):
+    """A table whose cells are plain text (see :func:`plain`; line breaks kept), never markup."""
+
+    def add_row(self, *cells: object, **options: Any) -> None:  # type: ignore[override]
+        super().add_row(*(Text(redact_text(str(cell))) for cell in cells), **options)
+
+
+app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True, cls=Commands)
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
@@ -42,25 +87,14 @@ err = _console(stderr=True)
 out = _console()
 
 
-def _labelled(label: str, text: object) -> Text:
-    """``label`` in bold red, then ``text`` as plain text: feed, server and operator text is
-    never read as console markup, and secrets in it are redacted."""
-    return Text.assemble((label, "bold red"), redact_text(str(text)))
-
-
-class _PlainTable(Table):
-    """A table whose cells are plain text, never console markup (feed names, server errors)."""
-
-    def add_row(self, *cells: object, **options) -> None:  # type: ignore[override]
-        super().add_row(*(Text(str(cell)) for cell in cells), **options)
-
-
 @app.callback()
 def _consoles() -> None:
-    """Create the consoles per invocation, so that they see the current terminal (COLUMNS)."""
+    """Create the consoles per invocation, so that they see the current terminal (COLUMNS);
+    set Prefect's defaults before any command imports it."""
     global err, out
     err = _console(stderr=True)
     out = _console()
+    configure_prefect()
 
 SourcesOpt = Annotated[
     Path | None,
@@ -70,8 +104,6 @@ DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="DuckDB file [env: NEWSWATCH_DB; default settings.database]"),
 ]
-
-
 def _hours(value: float | None) -> float | None:
     """``--hours`` within bounds (see :func:`newswatch.config.check_hours`); exit 2 otherwise."""
     try:
@@ -89,13 +121,7 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [defau
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
     path = resolve_sources_path(sources)
-    try:
-        return load_config(path, db), path
-    except ConfigError as error:
-        err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
-        for problem in error.problems:
-            err.print(f"  {redact_text(problem)}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+    return load_config(path, db), path
 
 
 def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> None:
@@ -103,27 +129,19 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
     from flows.report import report_flow
 
     database = str(config.settings.database)
-    try:
-        if ingest:
-            stats = ingest_flow(sources=str(sources), database=database)
-            out.print(
-                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
-                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
-                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
-            )
-        if report:
-            result = report_flow(
-                sources=str(sources), database=database, hours=hours,
-                output_dir=str(out_dir) if out_dir else None,
-            )
-            out.print(f"report: {result['matches']} matches -> {result['html']}", markup=False)
-    except StorageError as error:
-        _storage_failed(error)
-
-
-def _storage_failed(error: StorageError) -> NoReturn:
-    err.print(_labelled("Storage error: ", error), highlight=False)
-    raise typer.Exit(1) from None
+    if ingest:
+        stats = ingest_flow(sources=str(sources), database=database)
+        out.print(
+            f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+            f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+            f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
+        )
+    if report:
+        result = report_flow(
+            sources=str(sources), database=database, hours=hours,
+            output_dir=str(out_dir) if out_dir else None,
+        )
+        out.print(f"report: {result['matches']} matches -> {result['html']}", markup=False)
 
 
 @app.command()
@@ -171,7 +189,7 @@ def sources_validate(sources: SourcesOpt = None) -> None:
 def sources_list(sources: SourcesOpt = None) -> None:
     """List the configured feeds."""
     config, _ = _load(sources, None)
-    table = _PlainTable("name", "language", "enabled", "url", "tags")
+    table = PlainTable("name", "language", "enabled", "url", "tags")
     for feed in config.feeds:
         table.add_row(feed.name, feed.language, "yes" if feed.enabled else "no", redact_url(feed.url), ", ".join(feed.tags))
     out.print(table)
@@ -180,9 +198,11 @@ def sources_list(sources: SourcesOpt = None) -> None:
 @digest_app.command("list")
 def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """List digest subscriptions: schedule, next run, last message sent."""
-    config, _ = _load(sources, db)
-    table = _PlainTable("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
-    with _open_db(config) as database:
+    from flows import configured
+    from storage.db import now
+
+    table = PlainTable("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
+    with configured(sources, db) as (config, database):
         for digest in config.digests:
             sent = database.last_digest_sent(digest.name)
             table.add_row(
@@ -210,7 +230,7 @@ def digest_send(
     try:
         chosen = [config.digest(name) for name in names] if names else list(config.digests)
     except KeyError as error:
-        err.print(_labelled("", error.args[0]), highlight=False)
+        err.print(labelled("", error.args[0]), highlight=False)
         raise typer.Exit(2) from None
     if not chosen:
         err.print("no digests configured (see README, Digests)")
@@ -224,16 +244,14 @@ def digest_send(
                 dry_run_dir=str(dry_run_dir) if dry_run_dir else None,
             )
         except DeliveryError as error:
-            err.print(_labelled(f"{digest.name}: delivery failed: ", error), highlight=False)
+            err.print(labelled(f"{digest.name}: delivery failed: ", error), highlight=False)
             failed = True
             continue
-        except StorageError as error:
-            _storage_failed(error)
         files = f" -> {', '.join(result['files'])}" if result["files"] else ""
         out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
                   f" {result['omitted']} not shown{files}", highlight=False, markup=False)
     if failed:
-        raise typer.Exit(3)
+        raise typer.Exit(DeliveryError.exit_code)
 
 
 @digest_app.command("history")
@@ -244,41 +262,36 @@ def digest_history(
     db: DbOpt = None,
 ) -> None:
     """Messages built for digests, newest first: status, Message-ID, counts, errors."""
-    config, _ = _load(sources, db)
-    table = _PlainTable("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
-    with _open_db(config) as database:
+    from flows import configured
+
+    table = PlainTable("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
+    with configured(sources, db) as (_, database):
         for record in database.digest_history(name, limit):
             table.add_row(
                 str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
-                str(record.listed), str(record.omitted), record.message_id, redact_text(record.error or ""),
+                str(record.listed), str(record.omitted), record.message_id, record.error or "",
             )
     out.print(table)
-
-
-@contextmanager
-def _open_db(config: Config) -> Iterator[Database]:
-    try:
-        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as database:
-            yield database
-    except StorageError as error:
-        _storage_failed(error)
 
 
 @sources_app.command("status")
 def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Health of every feed: state, failures in a row, last success, last error, next fetch."""
+    from newswatch.health import next_fetch
+    from newswatch.health import state as health_state
+    from newswatch.models import FeedHealth
+    from newswatch.text import format_time
+    from storage.db import now, open_database
+
     config, _ = _load(sources, db)
     path = config.settings.database
     known: dict[str, FeedHealth] = {}
     if path.exists():
-        try:
-            with open_database(path, read_only=True) as database:
-                known = database.feed_health()
-        except StorageError as error:
-            _storage_failed(error)
+        with open_database(path, read_only=True) as database:
+            known = database.feed_health()
     at = now()
     settings = config.settings.health
-    table = _PlainTable("feed", "state", "failures", "last success", "last error", "next fetch")
+    table = PlainTable("feed", "state", "failures", "last success", "last error", "next fetch")
     for feed in config.feeds:
         health = known.get(feed.name)
         label = health_state(health, settings, at) if feed.enabled else "disabled"
@@ -297,8 +310,9 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 @sources_app.command("reset")
 def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
-    config, _ = _load(sources, db)
-    with _open_db(config) as database:
+    from flows import configured
+
+    with configured(sources, db) as (config, database):
         found = database.reset_feed_health(name)
     if not found:
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)

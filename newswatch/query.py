@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -315,9 +316,12 @@ def _check_depth(tree: Tree) -> None:
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
+@lru_cache(maxsize=1024)
 def parse_query(text: str) -> Node:
     """Parse and check a query string, or raise :class:`QuerySyntaxError`.
 
+    A query is parsed once: validating the configuration, checking its ``@entity`` and
+    ``@terms`` references and compiling the matcher all ask for the same (immutable) tree.
     Queries longer than :data:`MAX_QUERY_LENGTH` characters or nested deeper than
     :data:`MAX_QUERY_DEPTH` levels are refused, so that no query costs unbounded time or stack.
     """
