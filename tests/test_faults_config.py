@@ -100,8 +100,8 @@ def test_look_alike_feed_names_are_duplicates(tmp_path, second, shown):
 
 
 def test_look_alike_topic_names_are_duplicates(tmp_path):
-    code, output, _ = validate(tmp_path, BASE + "  - name: 'csto  '\n    terms: {en: [NATO]}\n")
-    assert code == 2 and "F:6: topics[1].name: duplicate name 'csto  ', which looks the same as 'CSTO'" in output
+    code, output, _ = validate(tmp_path, BASE + "  - name: 'csto '\n    terms: {en: [NATO]}\n")
+    assert code == 2 and "F:6: topics[1].name: duplicate name 'csto ', which looks the same as 'CSTO'" in output
 
 
 @pytest.mark.parametrize("name", ["Daily\u200b", "Da\u202eily", "Daily\u2028news"])

@@ -29,14 +29,22 @@ ARTICLES = [
 
 
 def big_articles(kilobytes: int) -> list[Article]:
-    """ARTICLES with ``kilobytes`` of incompressible text each (random words, fixed seed)."""
+    """ARTICLES with ``kilobytes`` of incompressible text each (random words, fixed seed), in
+    paragraphs of about 12 KB: the parser's cost grows with the number of paragraphs, and
+    these tests need a large database, not a slow parse."""
     def words(seed: int) -> str:
         rng = random.Random(seed)
-        lines = (" ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(80))
-                 for _ in range(kilobytes * 1024 // 500))
+        lines = (" ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(2000))
+                 for _ in range(max(1, kilobytes * 1024 // 12_500)))
         return "\n".join(f"{line}." for line in lines)
 
     return [Article(a.slug, a.title, a.body + words(number)) for number, a in enumerate(ARTICLES)]
+
+
+@pytest.fixture(scope="session")
+def big() -> list[Article]:
+    """ARTICLES with 200 KB of text each, made once for the tests that fill a disk."""
+    return big_articles(200)
 
 
 def slow_site(site, delay: float, gate: threading.Event | None = None) -> str:
@@ -79,8 +87,9 @@ def newswatch(sources: Path, *args: str, limit_file_size: int | None = None) -> 
     return process
 
 
-def finish(process: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
-    """Wait for the process; return its exit code and its stdout + stderr."""
+def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    """Wait for the process (a generous deadline: a loaded machine takes minutes where an idle
+    one takes seconds); return its exit code and its stdout + stderr."""
     process.wait(timeout=timeout)
     with process.output as output:
         output.seek(0)
@@ -173,8 +182,7 @@ def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
     assert_complete(tmp_path / "data" / "newswatch.duckdb")
 
 
-def test_file_size_limit_gives_a_clear_error_and_a_rerun_completes(site, tmp_path):
-    big = big_articles(200)
+def test_file_size_limit_gives_a_clear_error_and_a_rerun_completes(site, tmp_path, big):
     sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", big), "language": "en"}])
     database = tmp_path / "data" / "newswatch.duckdb"
     code, output = finish(newswatch(sources, "sources", "validate"))
@@ -208,8 +216,7 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
-def test_full_disk_then_read_only_disk(site, tiny_disk, tmp_path):
-    big = big_articles(200)
+def test_full_disk_then_read_only_disk(site, tiny_disk, tmp_path, big):
     database = tiny_disk / "newswatch.duckdb"
     sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", big), "language": "en"}],
                             database=str(database))
