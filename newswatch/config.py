@@ -595,7 +595,7 @@ def load_config(path: Path | None = None, database: Path | None = None) -> Confi
     ``database`` (or ``$NEWSWATCH_DB``) overrides ``settings.database``.
     Raises :class:`ConfigError` with ``file:line: field: problem`` lines.
     """
-    path = resolve_sources_path(path)
+    path = Path(resolve_sources_path(path))
     try:
         text = safe_yaml.read_text(path)
         node = safe_yaml.compose(text)

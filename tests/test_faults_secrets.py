@@ -83,3 +83,14 @@ def test_credentials_never_reach_reports_status_list_logs_or_the_digest(site, tm
         assert "reader:***@" in shown[where], where
     assert "reader:***@" in shown["sources list"] and "api_key=***" in shown["sources list"]
 
+
+
+def test_configuration_errors_echoing_a_url_redact_it(tmp_path):
+    from conftest import write_sources
+
+    sources = write_sources(tmp_path, [{"name": "Daily", "url": "https://a.example/rss", "language": "en"}],
+                            http={"allow_hosts": ["https://admin:s3cretpw@intranet.example/?token=t0kenvalue"]})
+    result = CliRunner().invoke(app, ["sources", "validate", "--sources", str(sources)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "does not appear to be an IPv4 or IPv6 network" in result.output
+    assert "admin:***@intranet.example" in result.output
+    assert not [secret for secret in SECRETS if secret in result.output]
