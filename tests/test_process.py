@@ -22,6 +22,9 @@ from werkzeug import Response
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
+# Tests about storage and locks parse in the calling process (extract.workers: 1): starting a
+# pool of parser processes in every `python -m newswatch` doubled their time on a busy machine;
+# the kill -9 test keeps the default pool.
 ARTICLES = [
     Article(f"story-{i:02d}", f"CSTO story {i}", f"Story {i}: the CSTO met in Yerevan about its future.\n" * 6)
     for i in range(24)
@@ -158,10 +161,11 @@ def test_kill_9_during_ingest_then_rerun(site, tmp_path):
 def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
     gate = threading.Event()
     sources = write_sources(tmp_path, [{"name": "Daily", "url": slow_site(site, 0, gate), "language": "en"}],
-                            lock_timeout=1, http={"timeout": 60, "total_timeout": 90})
+                            lock_timeout=1, http={"timeout": 60, "total_timeout": 90}, extract={"workers": 1})
     (tmp_path / "patient").mkdir()
     patient = write_sources(tmp_path / "patient", [{"name": "Daily", "url": site.url + "/rss.xml", "language": "en"}],
-                            database=str(tmp_path / "data" / "newswatch.duckdb"), lock_timeout=120)
+                            database=str(tmp_path / "data" / "newswatch.duckdb"), lock_timeout=600,
+                            extract={"workers": 1})
     first = newswatch(sources)
     try:
         wait_for(lambda: site.statuses("/rss.xml") == [200])  # the first run holds the database now
@@ -183,7 +187,8 @@ def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
 
 
 def test_file_size_limit_gives_a_clear_error_and_a_rerun_completes(site, tmp_path, big):
-    sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", big), "language": "en"}])
+    sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", big), "language": "en"}],
+                            extract={"workers": 1})
     database = tmp_path / "data" / "newswatch.duckdb"
     code, output = finish(newswatch(sources, "sources", "validate"))
     assert code == 0, output
@@ -219,7 +224,7 @@ def tiny_disk(tmp_path):
 def test_full_disk_then_read_only_disk(site, tiny_disk, tmp_path, big):
     database = tiny_disk / "newswatch.duckdb"
     sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", big), "language": "en"}],
-                            database=str(database))
+                            database=str(database), extract={"workers": 1})
     code, output = finish(newswatch(sources))
     assert code == 1, output
     assert "Storage error: cannot write database" in output and "No space left on device" in output
