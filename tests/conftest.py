@@ -254,5 +254,5 @@ def prefect_server(tmp_path_factory):
     configure_prefect()
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=600):
         yield

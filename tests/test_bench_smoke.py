@@ -20,7 +20,7 @@ def test_ingest_benchmark_small_run(tmp_path, prefect_server):
     result = subprocess.run(
         [sys.executable, "benchmarks/bench_ingest.py", "--feeds", "6", "--articles", "5",
          "--fetch-latency", "0.05", "--repeats", "2", "--json", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ingest benchmark: 6 feeds, 30 pages" in result.stdout

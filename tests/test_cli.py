@@ -19,7 +19,7 @@ def newswatch(*args: str, cwd, env_extra: dict | None = None) -> subprocess.Comp
     env.pop("PREFECT_API_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "newswatch", *args], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=900,
     )
 
 
@@ -47,6 +47,6 @@ def test_newswatch_run_end_to_end(site, tmp_path):
 def test_shipped_sources_validate_from_the_repo():
     result = subprocess.run(
         [sys.executable, "-m", "newswatch", "sources", "validate"], cwd=REPO,
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0 and "sources.yaml: OK" in result.stdout

@@ -91,7 +91,7 @@ def test_cli_rejects_bad_file_before_running_anything(tmp_path):
     db = tmp_path / "data" / "x.duckdb"
     result = subprocess.run(
         [sys.executable, "-m", "newswatch", "run", "--sources", str(bad), "--db", str(db)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert result.returncode == 2
     assert f"{bad}:2: feeds[0].enabled (name: A): Input should be a valid boolean" in result.stderr

@@ -54,7 +54,7 @@ def room(site, tmp_path) -> Newsroom:
 def smtp_mail(server: SmtpServer) -> dict:
     """``settings.mail`` delivering to ``server`` (plain SMTP on loopback)."""
     return mail_settings(transport="smtp", smtp={"host": "127.0.0.1", "port": server.port, "security": "none",
-                                                 "timeout": 5})
+                                                 "timeout": 30})
 
 
 def send(config: Config, name: str = "brief"):

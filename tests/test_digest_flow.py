@@ -35,7 +35,7 @@ def test_digest_flow_logs_in_with_a_secret_block_and_sends_once(site, tmp_path, 
     room.publish("hy", CSTO_HY)
     mail = mail_settings(transport="smtp", smtp={
         "host": "127.0.0.1", "port": smtp.port, "security": "none", "username": "newswatch",
-        "password_block": "newswatch-test-smtp", "timeout": 5})
+        "password_block": "newswatch-test-smtp", "timeout": 30})
     config = room.config([digest_entry()], mail)
     room.ingest(config)
     sources = str(tmp_path / "sources.yaml")

@@ -35,7 +35,7 @@ def screenshot(html_path, png_path, tmp_path) -> tuple[int, int]:
          "--disable-component-update", "--disable-sync", "--no-first-run",
          f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--screenshot={png_path}",
          "--window-size=900,1400", html_path.as_uri()],
-        check=True, capture_output=True, timeout=120,
+        check=True, capture_output=True, timeout=300,
     )
     data = png_path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

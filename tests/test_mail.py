@@ -80,7 +80,7 @@ def test_smtp_with_tls_and_login(tmp_path, security):
     )
     with SmtpServer(auth_required=True, authenticator=password_checker("newswatch", "s3cret"), **tls) as server:
         settings = SmtpSettings(host="127.0.0.1", port=server.port, security=security, username="newswatch",
-                                password_env="X", ca_file=cert, timeout=5)
+                                password_env="X", ca_file=cert, timeout=30)
         raw, envelope = sample_message()
         assert SmtpTransport(settings, "s3cret").deliver(raw, envelope).outcome is Outcome.SENT
         [received] = server.received
@@ -96,10 +96,10 @@ def test_untrusted_certificate_or_missing_starttls_fails_without_sending(tmp_pat
     tls_options = {"tls_context": server_tls_context(cert, key), "require_starttls": True}
     with SmtpServer(**tls_options) as tls_server, SmtpServer() as plain_server:
         raw, envelope = sample_message()
-        untrusted = SmtpTransport(SmtpSettings(host="127.0.0.1", port=tls_server.port, timeout=5), None)
+        untrusted = SmtpTransport(SmtpSettings(host="127.0.0.1", port=tls_server.port, timeout=30), None)
         result = untrusted.deliver(raw, envelope)
         assert result.outcome is Outcome.FAILED and "CERTIFICATE_VERIFY_FAILED" in result.detail
-        no_tls = SmtpTransport(SmtpSettings(host="127.0.0.1", port=plain_server.port, timeout=5), None)
+        no_tls = SmtpTransport(SmtpSettings(host="127.0.0.1", port=plain_server.port, timeout=30), None)
         result = no_tls.deliver(raw, envelope)
         assert result.outcome is Outcome.FAILED and "STARTTLS" in result.detail
         assert tls_server.received == [] and plain_server.received == []
@@ -114,7 +114,7 @@ def test_partly_refused_recipients_are_reported(tmp_path):
 
     with SmtpServer() as server:
         server.sink.handle_RCPT = handle_RCPT
-        settings = SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=5)
+        settings = SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=30)
         raw, envelope = sample_message()
         both = Envelope(envelope.sender, ("gone@example.org", "analyst@example.org"), envelope.message_id)
         result = SmtpTransport(settings, None).deliver(raw, both)

@@ -81,7 +81,7 @@ def _pool_filter():
     return WorkPoolFilter(name=WorkPoolFilterName(any_=[POOL]))
 
 
-def _prefect(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 120) -> str:
+def _prefect(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 600) -> str:
     done = subprocess.run([*PREFECT, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -128,7 +128,7 @@ def test_deploy_and_run_ingest_on_a_process_worker(prefect_server, site, tmp_pat
     flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", started).group(1)
     # started elsewhere: only the pull step (cd $NEWSWATCH_HOME) lets it find flows/ingest.py
     _prefect("worker", "start", "--pool", POOL, "--run-once", "--prefetch-seconds", "0",
-             env=worker_env, cwd=tmp_path, timeout=300)
+             env=worker_env, cwd=tmp_path, timeout=900)
 
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)

@@ -57,7 +57,7 @@ def slow_site(site, delay: float, gate: threading.Event | None = None) -> str:
     for article in ARTICLES:
         def page(request, article=article):
             if gate is not None:
-                gate.wait(120)
+                gate.wait(600)
             time.sleep(delay)
             return Response(article_html(article), content_type="text/html")
 
@@ -116,7 +116,7 @@ def settled(site) -> int:
             return count
 
 
-def wait_for(condition, timeout: float = 120) -> None:
+def wait_for(condition, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
