@@ -36,13 +36,6 @@ F = TypeVar("F", bound=Callable)
 T = TypeVar("T")
 
 
-def _executor(workers: int) -> ProcessPoolExecutor:
-    context = multiprocessing.get_context("forkserver")
-    # imported by the forkserver when it starts, so that every worker starts warm
-    context.set_forkserver_preload([parse_page.__module__, parse_feed.__module__])
-    return ProcessPoolExecutor(workers, mp_context=context)
-
-
 @dataclass(frozen=True, slots=True)
 class ParseLimits:
     """What one parse may cost in a worker process: wall-clock ``seconds`` and ``memory_mb`` of
