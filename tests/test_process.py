@@ -161,7 +161,9 @@ def test_kill_9_during_ingest_then_rerun(site, tmp_path):
 def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
     gate = threading.Event()
     sources = write_sources(tmp_path, [{"name": "Daily", "url": slow_site(site, 0, gate), "language": "en"}],
-                            lock_timeout=1, http={"timeout": 60, "total_timeout": 90}, extract={"workers": 1})
+                            # the first run's page requests wait for the gate, which opens only after
+                            # the other commands ran: minutes on a loaded machine
+                            lock_timeout=1, http={"timeout": 600, "total_timeout": 900}, extract={"workers": 1})
     (tmp_path / "patient").mkdir()
     patient = write_sources(tmp_path / "patient", [{"name": "Daily", "url": site.url + "/rss.xml", "language": "en"}],
                             database=str(tmp_path / "data" / "newswatch.duckdb"), lock_timeout=600,
