@@ -8,9 +8,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from newswatch.config import load_config
-from newswatch.digest import run_digest
-from newswatch.mail import transport_for
-from storage.db import open_database
+from newswatch.digest import send_digest
+from newswatch.prefect_env import prepare_flow_process
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -25,13 +24,9 @@ def digest_flow(
     Fails (and records nothing as sent) when the mail server is unreachable or refuses; the
     next run then sends the same stories.
     """
+    prepare_flow_process()
     config = load_config(Path(sources), Path(database) if database else None)
-    subscription = config.digest(digest)
-    transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
-    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
-        result = run_digest(
-            config, db, subscription, transport, dry_run_dir=Path(dry_run_dir) if dry_run_dir else None
-        )
+    result = send_digest(config, digest, Path(dry_run_dir) if dry_run_dir else None)
     get_run_logger().info(
         "digest %s: %s (%d listed, %d omitted) %s", digest, result.status, result.listed, result.omitted,
         result.message_id or "",

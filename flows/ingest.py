@@ -18,6 +18,7 @@ from newswatch.extract import extract_batch
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
 from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
+from newswatch.prefect_env import prepare_flow_process
 from storage.db import open_database
 
 
@@ -124,6 +125,7 @@ class PrefectStages:
 @flow(name="ingest", log_prints=True)
 def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> dict:
     """Fetch every enabled feed, extract new articles, store and match them."""
+    prepare_flow_process()
     config = load_config(Path(sources), Path(database) if database else None)
     with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
         stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))

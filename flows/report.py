@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 
 from newswatch.config import load_config
 from newswatch.pipeline import report, report_window
+from newswatch.prefect_env import prepare_flow_process
 from storage.db import open_database
 
 
@@ -19,6 +20,7 @@ def report_flow(
     output_dir: str | None = None,
 ) -> dict:
     """Write the report of the last ``hours`` (default: settings.report.window_hours)."""
+    prepare_flow_process()
     config = load_config(Path(sources), Path(database) if database else None)
     start, end = report_window(hours or config.settings.report.window_hours)
     out_dir = Path(output_dir) if output_dir else config.settings.report.output_dir

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
@@ -19,7 +20,17 @@ from newswatch.models import FeedHealth
 from newswatch.render import format_time
 from storage.db import Database, StorageError, now, open_database
 
-app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True)
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 storage error (database locked, unwritable, disk full); 2 invalid"
+    " configuration or usage; 3 a digest could not be delivered; 4 some feeds failed (the rest"
+    " was stored); 5 every feed failed; 6 no Prefect API (local server did not start)."
+)
+EXIT_STORAGE, EXIT_CONFIG, EXIT_DELIVERY, EXIT_SOME_FEEDS, EXIT_ALL_FEEDS, EXIT_PREFECT = 1, 2, 3, 4, 5, 6
+
+app = typer.Typer(
+    help="Monitor South Caucasus news feeds for watched topics.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+)
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
@@ -37,22 +48,41 @@ def _console(stderr: bool = False) -> Console:
 
 err = _console(stderr=True)
 out = _console()
+verbosity = "normal"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"newswatch {version('newswatch')}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _consoles() -> None:
-    """Create the consoles per invocation, so that they see the current terminal (COLUMNS)."""
-    global err, out
+def _global_options(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="show only warnings and errors")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also show every task run and debug lines")] = False,
+    _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """Create the consoles per invocation (so that they see the current terminal) and set verbosity."""
+    global err, out, verbosity
     err = _console(stderr=True)
     out = _console()
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other")
+    verbosity = "quiet" if quiet else "verbose" if verbose else "normal"
+    if quiet:
+        out.quiet = True
+
 
 SourcesOpt = Annotated[
     Path | None,
-    typer.Option("--sources", "-s", help="sources file [env: NEWSWATCH_SOURCES; default ./sources.yaml]"),
+    typer.Option("--sources", "-s", envvar="NEWSWATCH_SOURCES", help="sources file [default: ./sources.yaml]"),
 ]
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="DuckDB file [env: NEWSWATCH_DB; default settings.database]"),
+    typer.Option("--db", envvar="NEWSWATCH_DB", help="DuckDB file [default: settings.database]"),
 ]
 HoursOpt = Annotated[float | None, typer.Option(help="report window in hours [default settings.report.window_hours]")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [default settings.report.output_dir]")]
@@ -66,49 +96,80 @@ def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
         err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
         for problem in error.problems:
             err.print(f"  {problem}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
-def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> None:
-    from flows.ingest import ingest_flow
-    from flows.report import report_flow
+@contextmanager
+def _prefect_api(config: Config) -> Iterator[None]:
+    """Prefect for this command: quiet console, and an API (PREFECT_API_URL, the server of a
+    running ``newswatch serve``, or a temporary local one)."""
+    from newswatch.prefect_env import configure_logging, configure_prefect
 
-    database = str(config.settings.database)
+    configure_prefect()
+    from flows.prefect_api import PrefectServerError, command_api
+
+    configure_logging(verbosity)
     try:
-        if ingest:
-            stats = ingest_flow(sources=str(sources), database=database)
-            out.print(
-                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
-                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
-                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
-            )
-        if report:
-            result = report_flow(
-                sources=str(sources), database=database, hours=hours,
-                output_dir=str(out_dir) if out_dir else None,
-            )
-            out.print(f"report: {result['matches']} matches -> {result['html']}")
+        with command_api(config.prefect_home):
+            yield
+    except PrefectServerError as error:
+        err.print(f"[bold red]Prefect API unavailable:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_PREFECT) from None
+
+
+def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> int:
+    """Run the ingest and/or report flows; the exit code that says how the feeds did."""
+    database = str(config.settings.database)
+    code = 0
+    try:
+        with _prefect_api(config):
+            from flows.ingest import ingest_flow
+            from flows.report import report_flow
+
+            if ingest:
+                stats = ingest_flow(sources=str(sources), database=database)
+                code = feeds_exit_code(stats["feeds_failed"], stats["feeds_ok"] + stats["feeds_not_modified"])
+                out.print(
+                    f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+                    f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+                    f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched",
+                    highlight=False,
+                )
+            if report:
+                result = report_flow(
+                    sources=str(sources), database=database, hours=hours,
+                    output_dir=str(out_dir) if out_dir else None,
+                )
+                out.print(f"report: {result['matches']} matches -> {result['html']}", highlight=False, markup=False)
     except StorageError as error:
         _storage_failed(error)
+    return code
+
+
+def feeds_exit_code(failed: int, answered: int) -> int:
+    """0 when no feed failed, EXIT_SOME_FEEDS when some did, EXIT_ALL_FEEDS when none answered."""
+    if not failed:
+        return 0
+    return EXIT_SOME_FEEDS if answered else EXIT_ALL_FEEDS
 
 
 def _storage_failed(error: StorageError) -> NoReturn:
     err.print(f"[bold red]Storage error:[/] {error}", highlight=False)
-    raise typer.Exit(1) from None
+    raise typer.Exit(EXIT_STORAGE) from None
 
 
 @app.command()
 def run(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None, out_dir: OutOpt = None) -> None:
-    """Ingest all feeds, then write the report (the main job)."""
+    """Ingest all feeds, then write the report (the main job); exit 4/5 if some/all feeds failed."""
     config, path = _load(sources, db)
-    _run_flows(config, path, ingest=True, report=True, hours=hours, out_dir=out_dir)
+    raise typer.Exit(_run_flows(config, path, ingest=True, report=True, hours=hours, out_dir=out_dir))
 
 
 @app.command()
 def ingest(sources: SourcesOpt = None, db: DbOpt = None) -> None:
-    """Fetch feeds, extract, store and match new articles."""
+    """Fetch feeds, extract, store and match new articles; exit 4/5 if some/all feeds failed."""
     config, path = _load(sources, db)
-    _run_flows(config, path, ingest=True, report=False, hours=None, out_dir=None)
+    raise typer.Exit(_run_flows(config, path, ingest=True, report=False, hours=None, out_dir=None))
 
 
 @app.command()
@@ -120,11 +181,24 @@ def report(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None,
 
 @app.command()
 def serve(sources: SourcesOpt = None, db: DbOpt = None) -> None:
-    """Run the flows on their cron schedules until stopped (Ctrl-C)."""
+    """Run ingest, report and digests on their cron schedules until stopped (SIGTERM or Ctrl-C).
+
+    Without PREFECT_API_URL, starts a local Prefect server (scheduler, UI at
+    settings.prefect.host:port, history under settings.prefect.home) and supervises it.
+    """
     config, path = _load(sources, db)
+    from newswatch.prefect_env import configure_logging, configure_prefect
+
+    configure_prefect()
+    configure_logging(verbosity)
+    from flows.prefect_api import PrefectServerError
     from flows.serve import serve_forever
 
-    serve_forever(config, path, db)
+    try:
+        serve_forever(config, path, db)
+    except PrefectServerError as error:
+        err.print(f"[bold red]Prefect API unavailable:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_PREFECT) from None
 
 
 @sources_app.command("validate")
@@ -176,7 +250,6 @@ def digest_send(
     db: DbOpt = None,
 ) -> None:
     """Send digests now (Prefect flow ``digest``); exit 3 if a delivery failed."""
-    from flows.digest import digest_flow
     from newswatch.mail import DeliveryError
 
     config, path = _load(sources, db)
@@ -184,29 +257,44 @@ def digest_send(
         chosen = [config.digest(name) for name in names] if names else list(config.digests)
     except KeyError as error:
         err.print(f"[bold red]{error.args[0]}[/]", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_CONFIG) from None
     if not chosen:
         err.print("no digests configured (see README, Digests)")
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_CONFIG)
     dry_run_dir = (outbox or config.settings.mail.outbox_dir) if dry_run and config.settings.mail else None
     failed = False
-    for digest in chosen:
-        try:
-            result = digest_flow(
-                digest=digest.name, sources=str(path), database=str(config.settings.database),
-                dry_run_dir=str(dry_run_dir) if dry_run_dir else None,
-            )
-        except DeliveryError as error:
-            err.print(f"[bold red]{digest.name}: delivery failed:[/] {error}", highlight=False)
-            failed = True
-            continue
-        except StorageError as error:
-            _storage_failed(error)
-        files = f" -> {', '.join(result['files'])}" if result["files"] else ""
-        out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
-                  f" {result['omitted']} not shown{files}", highlight=False)
+    with _digest_runner(config, path, dry_run_dir) as send:
+        for digest in chosen:
+            try:
+                result = send(digest.name)
+            except DeliveryError as error:
+                err.print(f"[bold red]{escape(digest.name)}: delivery failed:[/] {escape(str(error))}", highlight=False)
+                failed = True
+                continue
+            except StorageError as error:
+                _storage_failed(error)
+            files = f" -> {', '.join(result['files'])}" if result["files"] else ""
+            out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
+                      f" {result['omitted']} not shown{files}", highlight=False, markup=False)
     if failed:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_DELIVERY)
+
+
+@contextmanager
+def _digest_runner(config: Config, path: Path, dry_run_dir: Path | None) -> Iterator[Callable[[str], dict]]:
+    """How to send one digest: a ``digest`` flow run (recorded in Prefect), or for a dry run,
+    which records nothing, the plain function without Prefect."""
+    if dry_run_dir is not None:
+        from dataclasses import asdict
+
+        from newswatch.digest import send_digest
+
+        yield lambda name: asdict(send_digest(config, name, dry_run_dir))
+        return
+    with _prefect_api(config):
+        from flows.digest import digest_flow
+
+        yield lambda name: digest_flow(digest=name, sources=str(path), database=str(config.settings.database))
 
 
 @digest_app.command("history")

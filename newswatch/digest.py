@@ -272,6 +272,18 @@ def run_digest(
     return result
 
 
+def send_digest(config: Config, name: str, dry_run_dir: Path | None = None) -> DigestResult:
+    """Send the digest subscription called ``name`` now (or, with ``dry_run_dir``, only write it
+    there): open the database, choose the transport, :func:`run_digest`."""
+    from newswatch.mail import transport_for
+    from storage.db import open_database
+
+    subscription = config.digest(name)
+    transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
+    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+        return run_digest(config, db, subscription, transport, dry_run_dir=dry_run_dir)
+
+
 def redeliver_unconfirmed(db: Database, digest: Digest, transport: Transport, sender: str) -> list[str]:
     """Re-send, byte for byte, every message of the digest whose delivery is unconfirmed.
 

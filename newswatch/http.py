@@ -10,6 +10,7 @@ trickles bytes (slow loris), headers included.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 import zlib
@@ -31,7 +32,35 @@ from newswatch.politeness import host_slot, robots_allowed
 
 
 class FetchError(Exception):
-    """A URL could not be fetched within the limits; the message says why."""
+    """A URL could not be fetched within the limits; the message says why.
+
+    ``retryable`` is True for failures that may pass on a second try soon (timeouts, refused or
+    reset connections, a DNS server that did not answer), False for those that retrying cannot
+    fix (a name that does not exist, an invalid TLS certificate, a refused address, a redirect
+    loop, an oversized body).
+    """
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def _permanent_cause(err: BaseException) -> bool:
+    """Whether a connection error is one that retrying cannot fix: an unknown host name or a
+    TLS certificate that does not verify."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror) and cause.errno in _UNKNOWN_HOST:
+            return True
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+_UNKNOWN_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,10 +304,10 @@ def _get(
         raise FetchError(str(err)) from None
     except httpx.TimeoutException as err:
         if time.monotonic() >= deadline - 0.05:
-            raise FetchError(f"response took longer than {settings.total_timeout:g}s") from err
-        raise FetchError(f"timed out ({type(err).__name__})") from err
+            raise FetchError(f"response took longer than {settings.total_timeout:g}s", retryable=True) from err
+        raise FetchError(f"timed out ({type(err).__name__})", retryable=True) from err
     except httpx.HTTPError as err:
-        raise FetchError(f"{type(err).__name__}: {err}") from err
+        raise FetchError(f"{type(err).__name__}: {err}", retryable=not _permanent_cause(err)) from err
 
 
 def _robots_allow(client: httpx.Client, url: httpx.URL, settings: HttpSettings) -> bool:
