@@ -7,9 +7,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from newswatch.config import load_config
+from flows import configure_logging, configured
 from newswatch.digest import send_digest
-from newswatch.prefect_env import prepare_flow_process
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -24,9 +23,9 @@ def digest_flow(
     Fails (and records nothing as sent) when the mail server is unreachable or refuses; the
     next run then sends the same stories.
     """
-    prepare_flow_process()
-    config = load_config(Path(sources), Path(database) if database else None)
-    result = send_digest(config, digest, Path(dry_run_dir) if dry_run_dir else None)
+    configure_logging()
+    with configured(sources, database) as (config, db):
+        result = send_digest(config, db, digest, Path(dry_run_dir) if dry_run_dir else None)
     get_run_logger().info(
         "digest %s: %s (%d listed, %d omitted) %s", digest, result.status, result.listed, result.omitted,
         result.message_id or "",

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from newswatch.errors import PrefectServerError
 from newswatch.lifeline import die_with_parent
 from newswatch.prefect_env import UI_ENV
 
@@ -37,10 +38,6 @@ log = logging.getLogger("newswatch.prefect")
 STATE_FILE = "server.json"
 STARTUP_TIMEOUT = float(os.environ.get("NEWSWATCH_PREFECT_STARTUP_TIMEOUT", "300"))
 """Seconds a server start may take: a first start migrates its database (slow on a busy machine)."""
-
-
-class PrefectServerError(RuntimeError):
-    """The local Prefect server could not be started."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -1,35 +1,66 @@
-"""The ``newswatch`` command line."""
+"""The ``newswatch`` command line.
+
+Modules that pull in Prefect, DuckDB or the parsers are imported inside the commands that use
+them, so that ``--help`` and ``sources validate`` stay quick. Every :class:`NewswatchError`
+ends a command in one place (:class:`Commands`): its one-line summary and message on stderr,
+its ``exit_code``.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
-from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
-from newswatch.health import next_fetch
-from newswatch.health import state as health_state
-from newswatch.models import FeedHealth
-from newswatch.render import format_time
-from storage.db import Database, StorageError, now, open_database
+from newswatch.config import Config, load_config, resolve_sources_path
+from newswatch.errors import ConfigError, DeliveryError, NewswatchError
+from newswatch.prefect_env import configure_prefect
+from newswatch.text import one_line
 
+
+class Commands(TyperGroup):
+    """The command group: a newswatch error ends the command with its exit code and message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewswatchError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+
+
+def report_error(error: NewswatchError) -> None:
+    """Print ``error`` for the operator: its summary and message on one line (a configuration
+    error: one line per problem)."""
+    if isinstance(error, ConfigError):
+        err.print(f"[bold red]{error.summary}[/] ({len(error.problems)} problem(s)):", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {one_line(problem)}", highlight=False, markup=False)
+        return
+    err.print(Text.assemble((f"{error.summary}:", "bold red"), " ", one_line(str(error))), highlight=False)
+
+
+EXIT_SOME_FEEDS, EXIT_ALL_FEEDS = 4, 5
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 storage error (database locked, unwritable, disk full); 2 invalid"
-    " configuration or usage; 3 a digest could not be delivered; 4 some feeds failed (the rest"
-    " was stored); 5 every feed failed; 6 no Prefect API (local server did not start)."
+    "Exit codes: 0 ok; 1 storage error (database locked, unwritable, disk full) or other error;"
+    " 2 invalid configuration or usage; 3 a digest could not be delivered; 4 some feeds failed"
+    " (the rest was stored); 5 every feed failed; 6 no Prefect API (the local server did not start)."
 )
-EXIT_STORAGE, EXIT_CONFIG, EXIT_DELIVERY, EXIT_SOME_FEEDS, EXIT_ALL_FEEDS, EXIT_PREFECT = 1, 2, 3, 4, 5, 6
 
 app = typer.Typer(
     help="Monitor South Caucasus news feeds for watched topics.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
+    cls=Commands,
 )
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
@@ -65,15 +96,16 @@ def _global_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also show every task run and debug lines")] = False,
     _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
 ) -> None:
-    """Create the consoles per invocation (so that they see the current terminal) and set verbosity."""
+    """Create the consoles per invocation, so that they see the current terminal (COLUMNS); set
+    the verbosity, and Prefect's defaults before any command imports it."""
     global err, out, verbosity
     err = _console(stderr=True)
     out = _console()
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other")
     verbosity = "quiet" if quiet else "verbose" if verbose else "normal"
-    if quiet:
-        out.quiet = True
+    out.quiet = quiet
+    configure_prefect()
 
 
 SourcesOpt = Annotated[
@@ -90,72 +122,52 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [defau
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
     path = resolve_sources_path(sources)
-    try:
-        return load_config(path, db), path
-    except ConfigError as error:
-        err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
-        for problem in error.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
-        raise typer.Exit(EXIT_CONFIG) from None
+    return load_config(path, db), path
 
 
 @contextmanager
 def _prefect_api(config: Config) -> Iterator[None]:
-    """Prefect for this command: quiet console, and an API (PREFECT_API_URL, the server of a
-    running ``newswatch serve``, or a temporary local one)."""
-    from newswatch.prefect_env import configure_logging, configure_prefect
+    """Prefect for this command: the console's verbosity, and an API (PREFECT_API_URL, the local
+    server of a running ``newswatch serve``, or a temporary one of its own)."""
+    from flows.prefect_api import command_api
+    from newswatch.prefect_env import configure_console
 
-    configure_prefect()
-    from flows.prefect_api import PrefectServerError, command_api
-
-    configure_logging(verbosity)
-    try:
-        with command_api(config.prefect_home):
-            yield
-    except PrefectServerError as error:
-        err.print(f"[bold red]Prefect API unavailable:[/] {escape(str(error))}", highlight=False)
-        raise typer.Exit(EXIT_PREFECT) from None
-
-
-def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> int:
-    """Run the ingest and/or report flows; the exit code that says how the feeds did."""
-    database = str(config.settings.database)
-    code = 0
-    try:
-        with _prefect_api(config):
-            from flows.ingest import ingest_flow
-            from flows.report import report_flow
-
-            if ingest:
-                stats = ingest_flow(sources=str(sources), database=database)
-                code = feeds_exit_code(stats["feeds_failed"], stats["feeds_ok"] + stats["feeds_not_modified"])
-                out.print(
-                    f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
-                    f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
-                    f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched",
-                    highlight=False,
-                )
-            if report:
-                result = report_flow(
-                    sources=str(sources), database=database, hours=hours,
-                    output_dir=str(out_dir) if out_dir else None,
-                )
-                out.print(f"report: {result['matches']} matches -> {result['html']}", highlight=False, markup=False)
-    except StorageError as error:
-        _storage_failed(error)
-    return code
+    configure_console(verbosity)
+    with command_api(config.prefect_home):
+        yield
 
 
 def feeds_exit_code(failed: int, answered: int) -> int:
-    """0 when no feed failed, EXIT_SOME_FEEDS when some did, EXIT_ALL_FEEDS when none answered."""
+    """0 when no feed failed; EXIT_SOME_FEEDS when some did; EXIT_ALL_FEEDS when none answered."""
     if not failed:
         return 0
     return EXIT_SOME_FEEDS if answered else EXIT_ALL_FEEDS
 
 
-def _storage_failed(error: StorageError) -> NoReturn:
-    err.print(f"[bold red]Storage error:[/] {error}", highlight=False)
-    raise typer.Exit(EXIT_STORAGE) from None
+def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> int:
+    """Run the ingest and/or report flows; return the exit code that says how the feeds did."""
+    database = str(config.settings.database)
+    code = 0
+    with _prefect_api(config):
+        from flows.ingest import ingest_flow
+        from flows.report import report_flow
+
+        if ingest:
+            stats = ingest_flow(sources=str(sources), database=database)
+            code = feeds_exit_code(stats["feeds_failed"], stats["feeds_ok"] + stats["feeds_not_modified"])
+            out.print(
+                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched",
+                highlight=False,
+            )
+        if report:
+            result = report_flow(
+                sources=str(sources), database=database, hours=hours,
+                output_dir=str(out_dir) if out_dir else None,
+            )
+            out.print(f"report: {result['matches']} matches -> {result['html']}", highlight=False, markup=False)
+    return code
 
 
 @app.command()
@@ -183,22 +195,15 @@ def report(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None,
 def serve(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Run ingest, report and digests on their cron schedules until stopped (SIGTERM or Ctrl-C).
 
-    Without PREFECT_API_URL, starts a local Prefect server (scheduler, UI at
-    settings.prefect.host:port, history under settings.prefect.home) and supervises it.
+    Without PREFECT_API_URL, starts and supervises a local Prefect server (scheduler, and the
+    Prefect UI at settings.prefect.host:port; run history under settings.prefect.home).
     """
-    config, path = _load(sources, db)
-    from newswatch.prefect_env import configure_logging, configure_prefect
-
-    configure_prefect()
-    configure_logging(verbosity)
-    from flows.prefect_api import PrefectServerError
     from flows.serve import serve_forever
+    from newswatch.prefect_env import configure_console
 
-    try:
-        serve_forever(config, path, db)
-    except PrefectServerError as error:
-        err.print(f"[bold red]Prefect API unavailable:[/] {escape(str(error))}", highlight=False)
-        raise typer.Exit(EXIT_PREFECT) from None
+    config, path = _load(sources, db)
+    configure_console(verbosity)
+    serve_forever(config, path, db)
 
 
 @sources_app.command("validate")
@@ -224,19 +229,19 @@ def sources_list(sources: SourcesOpt = None) -> None:
 @digest_app.command("list")
 def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """List digest subscriptions: schedule, next run, last message sent."""
-    from storage import digests as ledger
+    from flows import configured
+    from storage.db import now
 
-    config, _ = _load(sources, db)
     table = Table("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
-    with _open_db(config) as database:
+    with configured(sources, db) as (config, database):
         for digest in config.digests:
-            sent = ledger.last_sent(database, digest.name)
+            sent = database.last_digest_sent(digest.name)
             table.add_row(
                 digest.name, "\n".join(digest.recipients), ", ".join(digest.topics),
                 f"{digest.schedule.cron_expression} ({digest.schedule.timezone})",
                 f"{digest.schedule.next_run(now()):%Y-%m-%d %H:%M %Z}",
                 f"{sent.sent_at:%Y-%m-%d %H:%M UTC} ({sent.listed} stories)" if sent else "never",
-                str(len(ledger.unconfirmed(database, digest.name))),
+                str(len(database.unconfirmed_digests(digest.name))),
             )
     out.print(table)
 
@@ -249,47 +254,43 @@ def digest_send(
     sources: SourcesOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Send digests now (Prefect flow ``digest``); exit 3 if a delivery failed."""
-    from newswatch.mail import DeliveryError
-
+    """Send digests now (Prefect flow ``digest``; a dry run without Prefect); exit 3 if a delivery failed."""
     config, path = _load(sources, db)
     try:
         chosen = [config.digest(name) for name in names] if names else list(config.digests)
     except KeyError as error:
         err.print(f"[bold red]{error.args[0]}[/]", highlight=False)
-        raise typer.Exit(EXIT_CONFIG) from None
+        raise typer.Exit(2) from None
     if not chosen:
         err.print("no digests configured (see README, Digests)")
-        raise typer.Exit(EXIT_CONFIG)
+        raise typer.Exit(2)
     dry_run_dir = (outbox or config.settings.mail.outbox_dir) if dry_run and config.settings.mail else None
     failed = False
-    with _digest_runner(config, path, dry_run_dir) as send:
+    with _digest_sender(config, path, dry_run_dir) as send:
         for digest in chosen:
             try:
                 result = send(digest.name)
             except DeliveryError as error:
-                err.print(f"[bold red]{escape(digest.name)}: delivery failed:[/] {escape(str(error))}", highlight=False)
+                err.print(Text.assemble((f"{digest.name}: delivery failed:", "bold red"), " ", one_line(str(error))))
                 failed = True
                 continue
-            except StorageError as error:
-                _storage_failed(error)
             files = f" -> {', '.join(result['files'])}" if result["files"] else ""
             out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
                       f" {result['omitted']} not shown{files}", highlight=False, markup=False)
     if failed:
-        raise typer.Exit(EXIT_DELIVERY)
+        raise typer.Exit(DeliveryError.exit_code)
 
 
 @contextmanager
-def _digest_runner(config: Config, path: Path, dry_run_dir: Path | None) -> Iterator[Callable[[str], dict]]:
-    """How to send one digest: a ``digest`` flow run (recorded in Prefect), or for a dry run,
+def _digest_sender(config: Config, path: Path, dry_run_dir: Path | None) -> Iterator[Callable[[str], dict]]:
+    """How to send one digest: a ``digest`` flow run (recorded in Prefect), or, for a dry run,
     which records nothing, the plain function without Prefect."""
     if dry_run_dir is not None:
-        from dataclasses import asdict
-
         from newswatch.digest import send_digest
+        from storage.db import open_database
 
-        yield lambda name: asdict(send_digest(config, name, dry_run_dir))
+        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+            yield lambda name: asdict(send_digest(config, db, name, dry_run_dir))
         return
     with _prefect_api(config):
         from flows.digest import digest_flow
@@ -305,12 +306,11 @@ def digest_history(
     db: DbOpt = None,
 ) -> None:
     """Messages built for digests, newest first: status, Message-ID, counts, errors."""
-    from storage import digests as ledger
+    from flows import configured
 
-    config, _ = _load(sources, db)
     table = Table("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
-    with _open_db(config) as database:
-        for record in ledger.history(database, name, limit):
+    with configured(sources, db) as (_, database):
+        for record in database.digest_history(name, limit):
             table.add_row(
                 str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
                 str(record.listed), str(record.omitted), record.message_id, record.error or "",
@@ -318,27 +318,21 @@ def digest_history(
     out.print(table)
 
 
-@contextmanager
-def _open_db(config: Config) -> Iterator[Database]:
-    try:
-        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as database:
-            yield database
-    except StorageError as error:
-        _storage_failed(error)
-
-
 @sources_app.command("status")
 def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Health of every feed: state, failures in a row, last success, last error, next fetch."""
+    from newswatch.health import next_fetch
+    from newswatch.health import state as health_state
+    from newswatch.models import FeedHealth
+    from newswatch.text import format_time
+    from storage.db import now, open_database
+
     config, _ = _load(sources, db)
     path = config.settings.database
     known: dict[str, FeedHealth] = {}
     if path.exists():
-        try:
-            with open_database(path, read_only=True) as database:
-                known = database.feed_health()
-        except StorageError as error:
-            _storage_failed(error)
+        with open_database(path, read_only=True) as database:
+            known = database.feed_health()
     at = now()
     settings = config.settings.health
     table = Table("feed", "state", "failures", "last success", "last error", "next fetch")
@@ -360,8 +354,9 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 @sources_app.command("reset")
 def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
-    config, _ = _load(sources, db)
-    with _open_db(config) as database:
+    from flows import configured
+
+    with configured(sources, db) as (config, database):
         found = database.reset_feed_health(name)
     if not found:
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)

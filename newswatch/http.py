@@ -27,22 +27,9 @@ import httpcore
 import httpx
 
 from newswatch.config import HttpSettings
-from newswatch.netguard import AddressPolicy, BlockedAddress, address_policy
+from newswatch.errors import BlockedAddress, FetchError
+from newswatch.netguard import AddressPolicy, address_policy
 from newswatch.politeness import host_slot, robots_allowed
-
-
-class FetchError(Exception):
-    """A URL could not be fetched within the limits; the message says why.
-
-    ``retryable`` is True for failures that may pass on a second try soon (timeouts, refused or
-    reset connections, a DNS server that did not answer), False for those that retrying cannot
-    fix (a name that does not exist, an invalid TLS certificate, a refused address, a redirect
-    loop, an oversized body).
-    """
-
-    def __init__(self, message: str, retryable: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
 
 
 def _permanent_cause(err: BaseException) -> bool:

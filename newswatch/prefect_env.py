@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 
-from newswatch.lifeline import die_with_parent_if_asked
-
 PREFECT_DEFAULTS = {
     # no usage analytics from the embedded server
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -75,7 +73,7 @@ def _dead_link(record: logging.LogRecord) -> bool:
     )
 
 
-def configure_logging(verbosity: str | None = None) -> str:
+def configure_console(verbosity: str | None = None) -> str:
     """Set how much the console shows (``quiet``, ``normal``, ``verbose``; default: the
     environment's ``NEWSWATCH_VERBOSITY`` or normal), here and in flow-run processes started
     from here; return the verbosity in force. Imports Prefect's logging setup."""
@@ -87,6 +85,7 @@ def configure_logging(verbosity: str | None = None) -> str:
         verbosity = "normal"
     os.environ[VERBOSITY_ENV] = verbosity
     ensure_logging_setup()
+    # without a level of its own the logger inherits the root's WARNING: no run summaries
     logging.getLogger("newswatch").setLevel(_LEVELS[verbosity])
     for name in ("", "prefect", "newswatch", *logging.root.manager.loggerDict):
         for handler in logging.getLogger(name).handlers:
@@ -96,9 +95,3 @@ def configure_logging(verbosity: str | None = None) -> str:
                 handler.addFilter(_ConsoleFilter(verbosity))
     return verbosity
 
-
-def prepare_flow_process() -> None:
-    """Called first in every flow: the console verbosity of the command or ``serve`` that
-    started it, and, under ``serve``, a process that dies with its parent."""
-    die_with_parent_if_asked()
-    configure_logging()
