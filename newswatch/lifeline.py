@@ -1,17 +1,21 @@
 """Child processes that never outlive their parent, even when it is killed with ``kill -9``.
 
 Linux delivers a chosen signal to a process when the thread that forked it ends
-(``PR_SET_PDEATHSIG``). newswatch asks for it in every process it starts: the local Prefect
-server, the page-parser workers and the flow-run processes of ``newswatch serve``. Elsewhere
-(macOS, Windows) this is a no-op and processes are stopped only by an orderly shutdown.
+(``PR_SET_PDEATHSIG``). newswatch asks for it in the processes it starts: the local Prefect
+server and the flow-run processes of ``newswatch serve`` (elsewhere than Linux this is a
+no-op). Parser processes, whose parent is multiprocessing's forkserver, watch the process that
+uses them instead (:func:`exit_with`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import sys
+import threading
+import time
 
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -39,3 +43,35 @@ def die_with_parent_if_asked() -> None:
     """:func:`die_with_parent` when the environment asks for it (``NEWSWATCH_DIE_WITH_PARENT``)."""
     if os.environ.get(ENV_FLAG) == "1":
         die_with_parent()
+
+
+def exit_with(pid: int) -> None:
+    """End this process as soon as process ``pid`` (not necessarily its parent) ends.
+
+    For the parser processes: their parent is multiprocessing's forkserver, which itself lives
+    as long as any of them, so they watch the process that uses them. A daemon thread waits on a
+    pidfd (no polling); where there is none, it checks once a second.
+    """
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):
+            while _running(pid):
+                time.sleep(1.0)
+            os._exit(1)
+        select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from newswatch.errors import FetchError
 from newswatch.feeds import parse_feed
-from newswatch.lifeline import die_with_parent
+from newswatch.lifeline import exit_with
 from newswatch.pages import Parse, ParsedPage, parse_page
 
 F = TypeVar("F", bound=Callable)
@@ -37,7 +37,7 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     # imported by the forkserver when it starts, so that every worker starts warm
     context.set_forkserver_preload([parse_page.__module__, parse_feed.__module__])
     # a worker never outlives this process, even when it is killed with kill -9
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with, initargs=(os.getpid(),))
 
 
 class ParsePool:

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from conftest import REPO, Article, NewsSite, article_html
 from digest_helpers import CSTO_EN, WINE, digest_entry, digest_sources
+from proc_tree import alive, descendants
 from pytest_httpserver import HTTPServer
 from smtp_sink import SmtpServer, free_port
 from werkzeug import Request, Response
@@ -54,38 +55,6 @@ def flow_runs(api_url: str, deployment: str, state: str | None = None) -> list[d
     except httpx.HTTPError:
         return []
     return response.json() if response.status_code == 200 else []
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` right now (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    """Those of ``pids`` that still run (zombies count as gone)."""
-    running = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            running.add(pid)
-    return running
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 120) -> int:
