@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -32,6 +33,8 @@ DEADLINE = 900.0  # seconds any one awaited condition may take on a loaded machi
 EVERY_MINUTE = "* * * * *"
 SLOW_PAGE = Article("slow-csto", "CSTO: Yerevan asks the alliance for answers",
                     "Armenia asked the CSTO again why it did not help. " * 12)
+STUCK_PAGE = Article("stuck", "Tbilisi metro extends its night service",
+                     "The Tbilisi metro will run until two in the morning on weekends. " * 12)
 
 
 def wait_for(condition: Callable[[], object], what: str, deadline: float = DEADLINE, every: float = 2.0) -> object:
@@ -83,6 +86,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     published_at: datetime | None = None
     slow_page: threading.Event | None = None
+    stuck_page: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.database = self.tmp / "data" / "newswatch.duckdb"
@@ -124,6 +128,10 @@ def make_stack(name: str, tmp: Path, site: NewsSite, slow_page: threading.Event 
             return Response(article_html(SLOW_PAGE), content_type="text/html; charset=utf-8")
         site.route(f"/news/{SLOW_PAGE.slug}", slow)
         articles.append(SLOW_PAGE)
+        def stuck(request: Request) -> Response:  # an ingest in flight when serve is stopped
+            stack.stuck_page.wait(DEADLINE)
+            return Response(article_html(STUCK_PAGE), content_type="text/html; charset=utf-8")
+        site.route(f"/news/{STUCK_PAGE.slug}", stuck)
     feed = site.add_feed(f"/{name}/rss.xml", articles)
     stack.sources = digest_sources(
         tmp,
@@ -203,6 +211,7 @@ def stacks(tmp_path_factory) -> Iterator[dict[str, Stack]]:
     finally:
         slow_page.set()
         for stack in built.values():
+            stack.stuck_page.set()
             for process in reversed(list(stack.processes.values())):
                 if process.poll() is None:
                     process.kill()
@@ -254,12 +263,30 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
              "serve: a scheduled ingest cancelled because the previous one is still running")
     stack.slow_page.set()
     check_scheduled_work(stack)
+
+    # a command run by hand while serve runs uses serve's Prefect server (no start of its own)
+    reported = subprocess.run([sys.executable, "-m", "newswatch", "report", "--sources", str(stack.sources)],
+                              env=client_env(stack.tmp), cwd=stack.tmp, capture_output=True, text=True,
+                              timeout=DEADLINE)
+    assert reported.returncode == 0, reported.stderr
+    assert [run for run in flow_runs(stack.api_url, "report-scheduled") if not run["auto_scheduled"]] == []
+    by_hand = httpx.post(f"{stack.api_url}/flow_runs/filter", timeout=30,
+                         json={"flows": {"name": {"any_": ["report"]}}}).json()
+    assert any(run["deployment_id"] is None for run in by_hand), "the hand-run report is in serve's history"
+
+    # SIGTERM with an ingest in flight: it is cancelled (and recorded so), serve exits 0, nothing remains
+    stack.site.add_feed(f"/{stack.name}/rss.xml", [CSTO_EN, WINE, STUCK_PAGE])
+    running = wait_for(lambda: flow_runs(stack.api_url, "ingest-scheduled", "RUNNING"), "serve: an ingest in flight")
     tree = descendants(serve.pid)
     assert stop(serve) == 0, stack.log("serve")
     output = stack.log("serve")
     assert "Traceback" not in output and "Warning" not in output, output
     wait_for(lambda: not alive(tree), "every process of serve to end", deadline=60, every=0.5)
-    assert stored_titles(stack.database) == sorted([CSTO_EN.title, SLOW_PAGE.title, WINE.title])
+    history = sqlite3.connect(stack.database.parent / "prefect" / "prefect.db")
+    (state,) = history.execute("SELECT state_type FROM flow_run WHERE id = ?", (running[0]["id"],)).fetchone()
+    history.close()
+    assert state == "CANCELLED"
+    assert stored_titles(stack.database) == sorted([CSTO_EN.title, SLOW_PAGE.title, WINE.title, STUCK_PAGE.title])
     assert not (stack.database.parent / "prefect" / "server.json").exists()
 
 
