@@ -87,6 +87,7 @@ class Stack:
     published_at: datetime | None = None
     slow_page: threading.Event | None = None
     stuck_page: threading.Event = field(default_factory=threading.Event)
+    stuck_asked: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.database = self.tmp / "data" / "newswatch.duckdb"
@@ -129,6 +130,7 @@ def make_stack(name: str, tmp: Path, site: NewsSite, slow_page: threading.Event 
         site.route(f"/news/{SLOW_PAGE.slug}", slow)
         articles.append(SLOW_PAGE)
         def stuck(request: Request) -> Response:  # an ingest in flight when serve is stopped
+            stack.stuck_asked.set()
             stack.stuck_page.wait(DEADLINE)
             return Response(article_html(STUCK_PAGE), content_type="text/html; charset=utf-8")
         site.route(f"/news/{STUCK_PAGE.slug}", stuck)
@@ -276,7 +278,10 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
 
     # SIGTERM with an ingest in flight: it is cancelled (and recorded so), serve exits 0, nothing remains
     stack.site.add_feed(f"/{stack.name}/rss.xml", [CSTO_EN, WINE, STUCK_PAGE])
-    running = wait_for(lambda: flow_runs(stack.api_url, "ingest-scheduled", "RUNNING"), "serve: an ingest in flight")
+    stuck_at = datetime.now(UTC)
+    wait_for(stack.stuck_asked.is_set, "serve: an ingest waiting on a page")
+    running = [run for run in flow_runs(stack.api_url, "ingest-scheduled", "RUNNING") if started_after(run, stuck_at)]
+    assert len(running) == 1, running
     tree = descendants(serve.pid)
     assert stop(serve) == 0, stack.log("serve")
     output = stack.log("serve")
