@@ -90,6 +90,11 @@ def serve_forever(config: Config, sources: Path, database: Path | None) -> None:
     else:
         log.info("using the Prefect API at %s", url)
     os.environ[ENV_FLAG] = "1"  # flow-run processes die with this one
+    # a run that does not end within Prefect's grace after SIGTERM is killed; the resource
+    # tracker of its parser pool then reports the pool's semaphores, which the system frees
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning"])
+    )
     os.environ[UI_ENV] = "1"  # their "View at" links lead to a UI
     try:
         with use_api(url):
