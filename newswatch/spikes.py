@@ -1,0 +1,103 @@
+"""Spike detection: is a topic's story count in the last hours far above its usual level?
+
+The usual level is seasonal: the same hours of the week in each of the previous ``weeks``
+weeks (so a busy Monday morning is compared with earlier Monday mornings, not with Sunday
+night). The baseline is their median; the spread is their median absolute deviation (MAD,
+scaled by 1.4826 to match a standard deviation), floored at the Poisson spread sqrt(median)
+and at 1, so a quiet topic with identical past counts does not alert on one extra story.
+A spike is a count at least ``min_stories`` that lies ``threshold`` or more such spreads
+above the median, with at least ``min_weeks`` weeks of history watched.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from newswatch.alert_config import SpikeSettings
+from newswatch.render import StoryItem, clusters_by_article, collapse_stories
+from storage import alerts as queries
+from storage.db import Database
+
+WEEK = timedelta(days=7)
+MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The test of one window's count against its seasonal baseline."""
+
+    observed: int
+    expected: float  # median of the baseline
+    spread: float  # robust standard deviation used
+    weeks: int  # baseline windows available
+    spike: bool
+
+    @property
+    def z(self) -> float:
+        """Robust deviations above the median."""
+        return (self.observed - self.expected) / self.spread
+
+
+def judge(observed: int, baseline: Sequence[int], settings: SpikeSettings) -> Verdict:
+    """Whether ``observed`` stories are a spike against ``baseline`` (counts of the same
+    window in previous weeks); never one with fewer than ``min_weeks`` of them."""
+    if not baseline:
+        return Verdict(observed, 0.0, 1.0, 0, False)
+    median = statistics.median(baseline)
+    mad = statistics.median(abs(count - median) for count in baseline)
+    spread = max(MAD_TO_SD * mad, math.sqrt(median), 1.0)
+    spike = (
+        len(baseline) >= settings.min_weeks
+        and observed >= settings.min_stories
+        and (observed - median) / spread >= settings.threshold
+    )
+    return Verdict(observed, median, spread, len(baseline), spike)
+
+
+@dataclass(frozen=True, slots=True)
+class Spike:
+    """A topic whose volume in ``[window_end - window_hours, window_end)`` is a spike."""
+
+    topic: str
+    window_end: datetime
+    window_hours: int
+    verdict: Verdict
+    stories: tuple[StoryItem, ...]  # the window's best stories
+
+    @property
+    def observed(self) -> int:
+        """Stories in the window."""
+        return self.verdict.observed
+
+    @property
+    def key(self) -> str:
+        """The spike's ledger key: topic and the hour the window ends in."""
+        return f"{queries.SPIKE_PREFIX}{self.topic}:{self.window_end:%Y-%m-%dT%H}"
+
+
+def baseline_windows(at: datetime, settings: SpikeSettings, watched_since: datetime) -> list[tuple[datetime, datetime]]:
+    """The current window, then the same window 1..``weeks`` weeks back that were watched."""
+    length = timedelta(hours=settings.window_hours)
+    windows = [(at - length - k * WEEK, at - k * WEEK) for k in range(settings.weeks + 1)]
+    return [windows[0]] + [window for window in windows[1:] if window[0] >= watched_since]
+
+
+def detect(db: Database, topic: str, at: datetime, settings: SpikeSettings) -> Spike | None:
+    """The spike of ``topic`` in the window ending at ``at``, or None."""
+    watched_since = queries.coverage_start(db)
+    if watched_since is None:
+        return None
+    windows = baseline_windows(at, settings, watched_since)
+    observed, *baseline = queries.story_counts(db, topic, windows)
+    verdict = judge(observed, baseline, settings)
+    if not verdict.spike:
+        return None
+    start, end = windows[0]
+    rows = queries.window_matches(db, topic, start, end)
+    cluster_of = clusters_by_article(db.cluster_summaries(sorted({row.article_id for row in rows})))
+    stories = collapse_stories(rows, cluster_of)[: settings.examples]
+    return Spike(topic, end, settings.window_hours, verdict, stories)
