@@ -7,10 +7,11 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from newswatch.atom import write_feeds
 from newswatch.config import load_config
 from newswatch.digest import run_digest
 from newswatch.mail import transport_for
-from storage.db import open_database
+from storage.db import now, open_database
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -32,6 +33,11 @@ def digest_flow(
         result = run_digest(
             config, db, subscription, transport, dry_run_dir=Path(dry_run_dir) if dry_run_dir else None
         )
+        if result.status == "sent":
+            try:
+                write_feeds(config, db, now())  # the digest's Atom feed lists what it sent
+            except OSError as err:
+                get_run_logger().warning("Atom feeds not written: %s", err)
     get_run_logger().info(
         "digest %s: %s (%d listed, %d omitted) %s", digest, result.status, result.listed, result.omitted,
         result.message_id or "",

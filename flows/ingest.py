@@ -13,12 +13,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
-from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
+from newswatch.config import Config, Feed, HttpSettings, RunnerSettings, load_config
 from newswatch.extract import extract_batch
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
 from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
-from storage.db import open_database
+from newswatch.publish import Published, after_ingest
+from storage.db import Database, open_database
 
 
 class TransientFeedError(Exception):
@@ -121,14 +122,24 @@ class PrefectStages:
                 yield future.result()
 
 
+@task(name="alerts-and-feeds", cache_policy=NO_CACHE)
+def publish_task(config: Config, db: Database) -> Published:
+    """Send due alerts, write the Atom feeds (:func:`newswatch.publish.after_ingest`)."""
+    return after_ingest(config, db)
+
+
 @flow(name="ingest", log_prints=True)
 def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> dict:
     """Fetch every enabled feed, extract new articles, store and match them."""
     config = load_config(Path(sources), Path(database) if database else None)
     with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
         stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))
-    get_run_logger().info(
-        "%d new articles, %d feeds failed, %d articles matched",
-        stats.new_articles, stats.feeds_failed, stats.matched_articles,
+        published = publish_task(config, db)
+    logger = get_run_logger()
+    logger.info(
+        "%d new articles, %d feeds failed, %d articles matched; alerts: %s",
+        stats.new_articles, stats.feeds_failed, stats.matched_articles, published.alerts,
     )
-    return asdict(stats)
+    for problem in [*published.alerts_failed, *filter(None, [published.feeds_error])]:
+        logger.warning("%s", problem)
+    return {**asdict(stats), "published": asdict(published)}

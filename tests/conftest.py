@@ -217,6 +217,7 @@ def write_sources(tmp_path: Path, feeds: list[dict], **settings) -> Path:
         "http": {"timeout": 5, "total_timeout": 10, "retries": 0, "retry_delay": 0,
                  "allow_hosts": ["127.0.0.1", "localhost"], "per_host_delay": 0, "respect_robots": False},
         "report": {"output_dir": str(tmp_path / "reports")},
+        "feeds_out": {"dir": str(tmp_path / "feeds")},
     }
     for key, value in settings.items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
