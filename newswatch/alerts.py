@@ -88,7 +88,7 @@ def why_matched(story: StoryItem, topic_label: str | None = None) -> str:
     meaning = [term.split()[-1] for term in article.terms if term.startswith("~meaning")]
     reasons = []
     if words:
-        reasons.append("mentions " + ", ".join(f"“{term}”" for term in words))
+        reasons.append("mentions " + ", ".join(f"“{term.removeprefix('@')}”" for term in words))
     if meaning:
         reasons.append(f"close in meaning to the topic's examples (similarity {meaning[0]})")
     topics = ", ".join((topic_label or article.topic, *story.other_topics))
