@@ -1,12 +1,13 @@
 """Spike detection: is a topic's story count in the last hours far above its usual level?
 
-The usual level is seasonal: the same hours of the week in each of the previous ``weeks``
-weeks (so a busy Monday morning is compared with earlier Monday mornings, not with Sunday
-night). The baseline is their median; the spread is their median absolute deviation (MAD,
-scaled by 1.4826 to match a standard deviation), floored at the Poisson spread sqrt(median)
-and at 1, so a quiet topic with identical past counts does not alert on one extra story.
-A spike is a count at least ``min_stories`` that lies ``threshold`` or more such spreads
-above the median, with at least ``min_weeks`` weeks of history watched.
+The usual level is seasonal: the count in the same hours of the week in each of the previous
+``weeks`` weeks (so a busy Monday morning is compared with earlier Monday mornings, not with
+Sunday night); weeks that newswatch was not yet watching are left out. Counts are put on a
+variance-stabilised scale (Anscombe: 2·sqrt(x + 3/8), where Poisson noise has a standard
+deviation of about 1 whatever the level), and the window is compared with the median of its
+baseline, in units of the baseline's robust spread (MAD × 1.4826, never below the Poisson
+noise of 1). A spike is a window with at least ``min_stories`` stories that lies ``threshold``
+or more such units above the median, with at least ``min_weeks`` weeks of baseline.
 """
 
 from __future__ import annotations
@@ -32,14 +33,9 @@ class Verdict:
 
     observed: int
     expected: float  # median of the baseline
-    spread: float  # robust standard deviation used
+    z: float  # robust deviations above it, on the variance-stabilised scale
     weeks: int  # baseline windows available
     spike: bool
-
-    @property
-    def z(self) -> float:
-        """Robust deviations above the median."""
-        return (self.observed - self.expected) / self.spread
 
 
 def judge(observed: int, baseline: Sequence[int], settings: SpikeSettings) -> Verdict:
@@ -47,15 +43,17 @@ def judge(observed: int, baseline: Sequence[int], settings: SpikeSettings) -> Ve
     window in previous weeks); never one with fewer than ``min_weeks`` of them."""
     if not baseline:
         return Verdict(observed, 0.0, 1.0, 0, False)
-    median = statistics.median(baseline)
-    mad = statistics.median(abs(count - median) for count in baseline)
-    spread = max(MAD_TO_SD * mad, math.sqrt(median), 1.0)
-    spike = (
-        len(baseline) >= settings.min_weeks
-        and observed >= settings.min_stories
-        and (observed - median) / spread >= settings.threshold
-    )
-    return Verdict(observed, median, spread, len(baseline), spike)
+    stable = [anscombe(count) for count in baseline]
+    centre = statistics.median(stable)
+    spread = max(MAD_TO_SD * statistics.median(abs(value - centre) for value in stable), 1.0)
+    z = (anscombe(observed) - centre) / spread
+    spike = len(baseline) >= settings.min_weeks and observed >= settings.min_stories and z >= settings.threshold
+    return Verdict(observed, statistics.median(baseline), z, len(baseline), spike)
+
+
+def anscombe(count: float) -> float:
+    """2·sqrt(count + 3/8): Poisson counts of any mean get a standard deviation of about 1."""
+    return 2.0 * math.sqrt(count + 0.375)
 
 
 @dataclass(frozen=True, slots=True)
