@@ -55,12 +55,12 @@ def export_matches(
               AND a.duplicate_of IS NULL
               AND (len($3::VARCHAR[]) = 0 OR m.topic IN (SELECT unnest($3::VARCHAR[])))
         ), stories AS (
-            SELECT cluster_id, count(*) AS size, list(DISTINCT source ORDER BY source) AS outlets
+            SELECT cluster_id, count(*) AS size
             FROM cluster_members WHERE cluster_id IN (SELECT story_id FROM rows) GROUP BY cluster_id
         )
         SELECT r.story_id, coalesce(s.size, 1)::INTEGER AS story_size, r.topic, r.score, r.title, r.outlet,
                r.url, r.language, r.published, r.found, r.matched_terms,
-               list_filter(coalesce(s.outlets, []), o -> o <> r.outlet) AS also_reported_by, r.article_id
+               list_filter(coalesce(s.outlets, []), lambda o: o <> r.outlet) AS also_reported_by, r.article_id
         FROM rows r LEFT JOIN stories s ON s.cluster_id = r.story_id
         ORDER BY r.topic, coalesce(r.published, r.found) DESC, r.article_id
         """,
