@@ -60,7 +60,9 @@ def export_matches(
         )
         SELECT r.story_id, coalesce(s.size, 1)::INTEGER AS story_size, r.topic, r.score, r.title, r.outlet,
                r.url, r.language, r.published, r.found, r.matched_terms,
-               list_filter(coalesce(s.outlets, []), lambda o: o <> r.outlet) AS also_reported_by, r.article_id
+               coalesce((SELECT list(DISTINCT o.source ORDER BY o.source) FROM cluster_members o
+                         WHERE o.cluster_id = r.story_id AND o.source <> r.outlet), [])::VARCHAR[]
+                   AS also_reported_by, r.article_id
         FROM rows r LEFT JOIN stories s ON s.cluster_id = r.story_id
         ORDER BY r.topic, coalesce(r.published, r.found) DESC, r.article_id
         """,
