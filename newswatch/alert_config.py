@@ -41,19 +41,18 @@ class Channel(_Strict):
     url_block: str | None = Field(None, min_length=1, description="Prefect Secret block holding the Apprise URL")
     email: tuple[str, ...] | None = Field(None, description="recipients, sent through settings.mail")
 
-    @model_validator(mode="before")
+    url: Any = Field(None, description="refused: a literal URL would put its credentials in the file")
+    urls: Any = Field(None, description="refused, as url")
+
+    @field_validator("url", "urls", mode="before")
     @classmethod
-    def _no_literal_url(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in ("url", "urls", "webhook", "token"):
-                if key in data:
-                    raise PydanticCustomError(
-                        "literal_secret",
-                        "do not write channel URLs or tokens in sources.yaml (Apprise URLs carry"
-                        " credentials); name an environment variable (url_env) or a Prefect Secret"
-                        " block (url_block)",
-                    )
-        return data
+    def _no_literal_url(cls, value: Any) -> None:
+        if value is not None:
+            raise PydanticCustomError(
+                "literal_secret",
+                "do not write channel URLs in sources.yaml (Apprise URLs carry credentials); name an"
+                " environment variable (url_env) or a Prefect Secret block (url_block)",
+            )
 
     @field_validator("email")
     @classmethod
