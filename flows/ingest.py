@@ -14,20 +14,13 @@ from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
 from newswatch.config import Config, Feed, HttpSettings, RunnerSettings, load_config
-from newswatch.extract import extract_batch
+from newswatch.errors import TransientFeedError
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
+from newswatch.pages import extract_batch
 from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
 from newswatch.publish import Published, after_ingest
 from storage.db import Database, open_database
-
-
-class TransientFeedError(Exception):
-    """A feed failed in a way worth retrying; carries the failed fetch for the record."""
-
-    def __init__(self, result: FeedFetch):
-        super().__init__(f"{result.feed_name}: {result.error}")
-        self.result = result
 
 
 class _NoTracebackForFeedErrors(logging.Filter):

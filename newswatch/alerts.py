@@ -20,13 +20,11 @@ from datetime import datetime, timedelta
 from newswatch.alert_config import Alert
 from newswatch.channels import AlertChannel, AlertText, open_channel
 from newswatch.config import Config
-from newswatch.credentials import MissingSecret
 from newswatch.digest import Selection, redeliver, select_stories, settle
-from newswatch.mail import DeliveryError
+from newswatch.errors import DeliveryError
+from newswatch.models import LedgerItem, MessageInfo
 from newswatch.render import StoryItem, environment
-from newswatch.spikes import Spike, detect
-from storage import alerts as queries
-from storage import digests as ledger
+from newswatch.spikes import Spike, detect, key_prefix
 from storage.db import Database, now
 
 log = logging.getLogger("newswatch.alerts")
@@ -154,7 +152,7 @@ def _open(config: Config, name: str) -> AlertChannel | str:
     channel = next(channel for channel in config.channels if channel.name == name)
     try:
         return open_channel(channel, config.settings.mail)
-    except (MissingSecret, DeliveryError) as err:
+    except DeliveryError as err:  # MissingSecret too
         return f"channel {name}: {err}"
 
 
@@ -188,32 +186,32 @@ def _run_stream(
         cooldown = timedelta(hours=config.settings.spikes.window_hours)
         for topic in alert.topics:
             spike = spikes.get(topic)
-            last = queries.last_spike_alert(db, name, topic) if spike else None
+            last = db.last_keyed_message(name, key_prefix(topic)) if spike else None
             if spike is None or (last is not None and last > at - cooldown):
                 continue  # none, or this burst was already alerted
             lead = spike.stories[0].article if spike.stories else None
-            item = ledger.LedgerItem(spike.key, lead.article_id if lead else "", topic, spike.verdict.z,
+            item = LedgerItem(spike.key, lead.article_id if lead else "", topic, spike.verdict.z,
                                      spike.observed, True)
             _send(db, channel, name, label, spike_text(spike), [item], None, at)
             outcome.spikes += 1
 
 
-def _item(story: StoryItem, listed: bool) -> ledger.LedgerItem:
+def _item(story: StoryItem, listed: bool) -> LedgerItem:
     article = story.article
-    return ledger.LedgerItem(story.key, article.article_id, article.topic, article.score, story.size, listed)
+    return LedgerItem(story.key, article.article_id, article.topic, article.score, story.size, listed)
 
 
 def _send(
     db: Database, channel: AlertChannel, name: str, label: str, text: AlertText,
-    items: list[ledger.LedgerItem], selection: Selection | None, at: datetime,
+    items: list[LedgerItem], selection: Selection | None, at: datetime,
 ) -> None:
     """Record one message as pending with its items, deliver it, settle its status."""
     message_id = channel.new_message_id(name.replace(":", "-").replace(">", "."))
     raw = channel.encode(text, message_id, at)
     listed = sum(item.listed for item in items)
-    info = ledger.MessageInfo(
+    info = MessageInfo(
         name, channel.kind, message_id, f"{text.title}: {text.headline}", (channel.name,),
         selection.window_start if selection else None, at, listed, len(items) - listed,
     )
-    send_id = ledger.record_attempt(db, info, raw, items)
+    send_id = db.record_digest_attempt(info, raw, items)
     settle(db, send_id, channel.deliver(raw, message_id), label)

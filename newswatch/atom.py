@@ -20,9 +20,10 @@ from urllib.parse import quote
 from newswatch.alert_config import FeedsOutSettings
 from newswatch.alerts import why_matched
 from newswatch.config import Config, Digest, Topic
-from newswatch.render import StoryItem, clusters_by_article, collapse_stories, highlight_text, one_line, web_url
-from storage.clusters import ClusterSummary
-from storage.db import Database, MatchedArticle, matched_articles
+from newswatch.models import ClusterSummary, MatchedArticle
+from newswatch.render import StoryItem, clusters_by_article, collapse_stories, highlight_text, web_url
+from newswatch.text import one_line
+from storage.db import Database
 
 ATOM = "http://www.w3.org/2005/Atom"
 GENERATOR = "newswatch"
@@ -51,14 +52,7 @@ def file_name(kind: str, name: str) -> str:
 
 def topic_entries(db: Database, topic: str, limit: int) -> list[FeedEntry]:
     """The topic's latest stories (by when found), one entry per story."""
-    rows = matched_articles(
-        db.con,
-        """
-        WHERE m.topic = $1 AND a.duplicate_of IS NULL
-        ORDER BY a.discovered_at DESC, m.score DESC, a.id LIMIT $2
-        """,
-        [topic, limit * 4],
-    )
+    rows = db.latest_topic_matches(topic, limit * 4)  # several articles can be one story
     cluster_of = _clusters(db, rows)
     latest: dict[str, datetime] = {}
     for row in rows:
@@ -69,22 +63,10 @@ def topic_entries(db: Database, topic: str, limit: int) -> list[FeedEntry]:
 
 def digest_entries(db: Database, digest: str, limit: int) -> list[FeedEntry]:
     """Stories listed in the digest's sent messages, latest message first."""
-    sent = db.con.execute(
-        """
-        SELECT i.article_id, i.topic, max(s.sent_at) AS sent_at FROM digest_items i
-        JOIN digest_sends s ON s.id = i.send_id
-        WHERE i.digest = $1 AND s.status = 'sent' AND i.listed
-        GROUP BY i.article_id, i.topic ORDER BY sent_at DESC, i.article_id LIMIT $2
-        """,
-        [digest, limit],
-    ).fetchall()
+    sent = db.digest_sent_items(digest, limit)
     if not sent:
         return []
-    rows = matched_articles(
-        db.con,
-        "WHERE a.id IN (SELECT unnest($1::VARCHAR[]))",
-        [sorted({row[0] for row in sent})],
-    )
+    rows = db.matches_of(sorted({article_id for article_id, _, _ in sent}))
     by_pair = {(row.article_id, row.topic): row for row in rows}
     cluster_of = _clusters(db, rows)
     return [

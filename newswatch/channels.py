@@ -20,9 +20,11 @@ import apprise
 
 from newswatch.alert_config import Channel
 from newswatch.config import MailSettings
-from newswatch.credentials import MissingSecret, resolve_secret
+from newswatch.credentials import resolve_secret
+from newswatch.errors import MissingSecret
 from newswatch.mail import Delivery, Envelope, Outcome, Transport, address_of, build_message, new_message_id
-from newswatch.render import environment, one_line
+from newswatch.render import environment
+from newswatch.text import one_line
 
 APP_ID = "newswatch"
 
@@ -134,7 +136,8 @@ class EmailChannel:
 def open_channel(channel: Channel, mail: MailSettings | None) -> AlertChannel:
     """The configured channel with its URL (or SMTP password) resolved now.
 
-    Raises :class:`~newswatch.credentials.MissingSecret` when the secret cannot be read.
+    Raises :class:`~newswatch.errors.MissingSecret` (a :class:`DeliveryError`) when a secret
+    cannot be read.
     """
     if channel.email is not None:
         from newswatch.mail import transport_for

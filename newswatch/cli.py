@@ -13,12 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
+from newswatch.config import Config, load_config, resolve_sources_path
+from newswatch.errors import ConfigError, DeliveryError, StorageError
 from newswatch.health import next_fetch
 from newswatch.health import state as health_state
 from newswatch.models import FeedHealth
-from newswatch.render import format_time
-from storage.db import Database, StorageError, now, open_database
+from newswatch.text import format_time
+from storage.db import Database, now, open_database
 
 app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True)
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
@@ -155,19 +156,17 @@ def sources_list(sources: SourcesOpt = None) -> None:
 @digest_app.command("list")
 def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """List digest subscriptions: schedule, next run, last message sent."""
-    from storage import digests as ledger
-
     config, _ = _load(sources, db)
     table = Table("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
     with _open_db(config) as database:
         for digest in config.digests:
-            sent = ledger.last_sent(database, digest.name)
+            sent = database.last_digest_sent(digest.name)
             table.add_row(
                 digest.name, "\n".join(digest.recipients), ", ".join(digest.topics),
                 f"{digest.schedule.cron_expression} ({digest.schedule.timezone})",
                 f"{digest.schedule.next_run(now()):%Y-%m-%d %H:%M %Z}",
                 f"{sent.sent_at:%Y-%m-%d %H:%M UTC} ({sent.listed} stories)" if sent else "never",
-                str(len(ledger.unconfirmed(database, digest.name))),
+                str(len(database.unconfirmed_digests(digest.name))),
             )
     out.print(table)
 
@@ -182,7 +181,6 @@ def digest_send(
 ) -> None:
     """Send digests now (Prefect flow ``digest``); exit 3 if a delivery failed."""
     from flows.digest import digest_flow
-    from newswatch.mail import DeliveryError
 
     config, path = _load(sources, db)
     try:
@@ -222,12 +220,10 @@ def digest_history(
     db: DbOpt = None,
 ) -> None:
     """Messages built for digests, newest first: status, Message-ID, counts, errors."""
-    from storage import digests as ledger
-
     config, _ = _load(sources, db)
     table = Table("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
     with _open_db(config) as database:
-        for record in ledger.history(database, name, limit):
+        for record in database.digest_history(name, limit):
             table.add_row(
                 str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
                 str(record.listed), str(record.omitted), record.message_id, record.error or "",

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 
-
-class MissingSecret(Exception):
-    """A secret named in the configuration cannot be read; the message says which and why."""
+from newswatch.errors import MissingSecret
 
 
 def resolve_secret(env: str | None, block: str | None, what: str) -> str | None:

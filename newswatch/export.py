@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Literal
 
 from storage.db import Database
+from storage.exports import COLUMNS
+
+__all__ = ["COLUMNS", "FORMATS", "export_matches", "format_for"]
 
 Format = Literal["csv", "jsonl", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "parquet")
-COLUMNS = (
-    "story_id", "story_size", "topic", "score", "title", "outlet", "url", "language", "published",
-    "found", "matched_terms", "also_reported_by", "article_id",
-)
-_COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "jsonl": "FORMAT json", "parquet": "FORMAT parquet"}
 
 
 def format_for(path: Path, given: str | None = None) -> Format:
@@ -38,40 +36,8 @@ def export_matches(
 
     Rows are ordered by topic, then newest first. The file is written whole, then renamed.
     """
-    as_text = fmt == "csv"
-    lists = ("array_to_string(matched_terms, '; ')", "array_to_string(also_reported_by, '; ')") if as_text else (
-        "matched_terms", "also_reported_by")
-    db.con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE export_rows AS
-        WITH rows AS (
-            SELECT coalesce(c.cluster_id, a.id) AS story_id, m.topic, m.score, a.title,
-                   a.feed_name AS outlet, a.url, a.language, a.published_at AS published,
-                   a.discovered_at AS found, m.terms AS matched_terms, a.id AS article_id
-            FROM matches m JOIN articles a ON a.id = m.article_id
-            LEFT JOIN cluster_members c ON c.article_id = a.id
-            WHERE coalesce(a.published_at, a.discovered_at) >= $1
-              AND coalesce(a.published_at, a.discovered_at) < $2
-              AND a.duplicate_of IS NULL
-              AND (len($3::VARCHAR[]) = 0 OR m.topic IN (SELECT unnest($3::VARCHAR[])))
-        ), stories AS (
-            SELECT cluster_id, count(*) AS size
-            FROM cluster_members WHERE cluster_id IN (SELECT story_id FROM rows) GROUP BY cluster_id
-        )
-        SELECT r.story_id, coalesce(s.size, 1)::INTEGER AS story_size, r.topic, r.score, r.title, r.outlet,
-               r.url, r.language, r.published, r.found, r.matched_terms,
-               coalesce((SELECT list(DISTINCT o.source ORDER BY o.source) FROM cluster_members o
-                         WHERE o.cluster_id = r.story_id AND o.source <> r.outlet), [])::VARCHAR[]
-                   AS also_reported_by, r.article_id
-        FROM rows r LEFT JOIN stories s ON s.cluster_id = r.story_id
-        ORDER BY r.topic, coalesce(r.published, r.found) DESC, r.article_id
-        """,
-        [start, end, list(topics)],
-    )
-    columns = ", ".join(COLUMNS[:10]) + f", {lists[0]} AS matched_terms, {lists[1]} AS also_reported_by, article_id"
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    target = str(partial).replace("'", "''")
-    db.con.execute(f"COPY (SELECT {columns} FROM export_rows) TO '{target}' ({_COPY_OPTIONS[fmt]})")
+    count = db.export_matches(start, end, partial, fmt, topics)
     partial.replace(out)
-    return db.con.execute("SELECT count(*) FROM export_rows").fetchone()[0]
+    return count

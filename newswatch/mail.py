@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Protocol
 
 from newswatch.config import MailSettings, SmtpSettings
-from newswatch.credentials import MissingSecret, resolve_secret
-from newswatch.render import one_line
+from newswatch.credentials import resolve_secret
+from newswatch.errors import DeliveryError
+from newswatch.text import one_line
 
 # 7-bit transfer encodings only (quoted-printable or base64, whichever is shorter), so the
 # message passes any relay, with or without 8BITMIME; CRLF line ends as SMTP wants.
@@ -53,10 +54,6 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     message_id: str
-
-
-class DeliveryError(Exception):
-    """A digest could not be delivered; the message says what happened and what comes next."""
 
 
 class Transport(Protocol):
@@ -116,10 +113,7 @@ def build_message(
 
 def smtp_password(settings: SmtpSettings) -> str | None:
     """The SMTP password from ``password_env`` or the Prefect Secret block ``password_block``."""
-    try:
-        return resolve_secret(settings.password_env, settings.password_block, "SMTP password")
-    except MissingSecret as err:
-        raise DeliveryError(str(err)) from None
+    return resolve_secret(settings.password_env, settings.password_block, "SMTP password")
 
 
 class SmtpTransport:

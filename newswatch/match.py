@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
+from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
 from newswatch.query import (
     And,
@@ -37,7 +38,7 @@ from newswatch.query import (
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
-from newswatch.textnorm import Token, analyse, tokenize
+from newswatch.text import Token, analyse, tokenize
 
 log = logging.getLogger("newswatch.match")
 
@@ -54,10 +55,6 @@ _PROXIMITY = 10  # different terms at most this many words apart earn a bonus ..
 _PROXIMITY_BONUS, _PROXIMITY_MAX = 0.25, 1.0  # ... of 0.25 per neighbouring pair, at most 1.0
 _CONTEXT = 12  # words of context either side of a snippet's hits
 _MAX_WINDOW = 40  # words of hits grouped into one snippet
-
-
-class TopicError(ValueError):
-    """A topic that cannot be compiled (e.g. it refers to an unknown entity)."""
 
 
 @dataclass(frozen=True, slots=True)

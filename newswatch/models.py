@@ -1,7 +1,8 @@
-"""Plain data records passed between pipeline steps."""
+"""Plain data records passed between pipeline steps, storage and rendering."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -136,6 +137,123 @@ class ArticleForMatching:
     title: str
     text: str
     language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedArticle:
+    """An article with one of its topic matches, for reports."""
+
+    article_id: str
+    topic: str
+    score: float
+    terms: tuple[str, ...]
+    snippets: tuple[Snippet, ...]
+    title: str
+    url: str
+    feed_name: str
+    language: str | None
+    published_at: datetime | None
+    discovered_at: datetime
+    status: str
+
+
+# -- story clusters ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInput:
+    """The fields of an article that clustering reads."""
+
+    id: str
+    title: str
+    text: str | None
+    source: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One article to store as a cluster member."""
+
+    article_id: str
+    cluster_id: str
+    source: str
+    seen_at: datetime
+    text_words: int
+    signature: bytes | None
+    band_keys: Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored member sharing an LSH band with query article number ``query``."""
+
+    query: int
+    article_id: str
+    cluster_id: str
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """What a report shows for one story: the lead once, plus who else reported it."""
+
+    cluster_id: str
+    lead_article_id: str
+    lead_source: str
+    lead_title: str | None
+    lead_url: str | None
+    size: int
+    outlets: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    members: tuple[str, ...]  # article ids, earliest first
+
+    def also_reported_by(self, source: str | None = None) -> tuple[str, ...]:
+        """Outlets other than ``source`` (default: the lead's outlet)."""
+        shown = self.lead_source if source is None else source
+        return tuple(outlet for outlet in self.outlets if outlet != shown)
+
+
+# -- digest ledger -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerItem:
+    """A story handled by a digest message (listed, or counted as over ``max_items``)."""
+
+    story_key: str
+    article_id: str
+    topic: str
+    score: float
+    story_size: int
+    listed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    """What the ledger keeps about a digest message besides its bytes."""
+
+    digest: str
+    transport: str
+    message_id: str
+    subject: str
+    recipients: tuple[str, ...]
+    window_start: datetime | None
+    cutoff: datetime
+    listed: int
+    omitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord(MessageInfo):
+    """A stored digest message and its delivery status."""
+
+    id: int
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    error: str | None
 
 
 @dataclass(slots=True)

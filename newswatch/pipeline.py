@@ -18,12 +18,12 @@ from typing import Protocol, TypeVar
 from newswatch.chart import volume_chart
 from newswatch.cluster import StoryClusterer
 from newswatch.config import Config, Feed, HttpSettings
-from newswatch.extract import extract_batch
-from newswatch.fetch import fetch_feed, parse_feed
+from newswatch.feeds import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
+from newswatch.pages import extract_batch
 from newswatch.parse_pool import in_pool, parser
 from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
@@ -180,7 +180,8 @@ def cluster_stored(db: Database, clusterer: StoryClusterer, max_attempts: int) -
     """Put every article whose text is final into a story cluster; return how many were new."""
     count = 0
     while batch := db.articles_to_cluster(max_attempts, clusterer.settings.batch_size):
-        db.store_clusters(clusterer, batch)
+        with db.cluster_tables() as tables:
+            clusterer.assign(tables, batch)
         count += len(batch)
     return count
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from newswatch.textnorm import words
+from newswatch.errors import QuerySyntaxError
+from newswatch.text import words
 
 FIELDS = ("title", "body")
 
@@ -54,16 +55,6 @@ _LOWER_OPERATORS = {"and", "or", "not"}
 _OPERATOR = re.compile(r"(?:NEAR|ATLEAST)/\d+|AND|OR|NOT")  # lexed as a word only where misplaced
 # A bare word that looks like an operator or a field prefix gone wrong ("NEAR/x", "titel:").
 _MALFORMED_OPERATOR = re.compile(r"^(?:NEAR|ATLEAST)(?:/|$)|^[A-Za-z]+:")
-
-
-class QuerySyntaxError(ValueError):
-    """A query that cannot be parsed; ``line`` and ``column`` are 1-based."""
-
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"line {line}, column {column}: {message}")
-        self.reason = message
-        self.line = line
-        self.column = column
 
 
 def _check_word(token: Token) -> Token:

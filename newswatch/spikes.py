@@ -20,10 +20,14 @@ from datetime import datetime, timedelta
 
 from newswatch.alert_config import SpikeSettings
 from newswatch.render import StoryItem, clusters_by_article, collapse_stories
-from storage import alerts as queries
 from storage.db import Database
 
 WEEK = timedelta(days=7)
+
+
+def key_prefix(topic: str) -> str:
+    """What the ledger keys of ``topic``'s spikes start with."""
+    return f"spike:{topic}:"
 MAD_TO_SD = 1.4826
 
 
@@ -74,7 +78,7 @@ class Spike:
     @property
     def key(self) -> str:
         """The spike's ledger key: topic and the hour the window ends in."""
-        return f"{queries.SPIKE_PREFIX}{self.topic}:{self.window_end:%Y-%m-%dT%H}"
+        return f"{key_prefix(self.topic)}{self.window_end:%Y-%m-%dT%H}"
 
 
 def baseline_windows(at: datetime, settings: SpikeSettings, watched_since: datetime) -> list[tuple[datetime, datetime]]:
@@ -86,16 +90,16 @@ def baseline_windows(at: datetime, settings: SpikeSettings, watched_since: datet
 
 def detect(db: Database, topic: str, at: datetime, settings: SpikeSettings) -> Spike | None:
     """The spike of ``topic`` in the window ending at ``at``, or None."""
-    watched_since = queries.coverage_start(db)
+    watched_since = db.watched_since()
     if watched_since is None:
         return None
     windows = baseline_windows(at, settings, watched_since)
-    observed, *baseline = queries.story_counts(db, topic, windows)
+    observed, *baseline = db.topic_story_counts(topic, windows)
     verdict = judge(observed, baseline, settings)
     if not verdict.spike:
         return None
     start, end = windows[0]
-    rows = queries.window_matches(db, topic, start, end)
+    rows = db.topic_window_matches(topic, start, end)
     cluster_of = clusters_by_article(db.cluster_summaries(sorted({row.article_id for row in rows})))
     stories = collapse_stories(rows, cluster_of)[: settings.examples]
     return Spike(topic, end, settings.window_hours, verdict, stories)

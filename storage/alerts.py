@@ -2,7 +2,8 @@
 
 Alert messages themselves live in the digest ledger (``digest_sends`` / ``digest_items``, see
 :mod:`storage.digests`), one ledger stream per alert and channel; a spike is a ledger item
-whose story key starts with ``spike:<topic>:``.
+whose story key names the spike (see :mod:`newswatch.spikes`). Also the reads of the Atom feeds out. Every
+function takes an open DuckDB connection and only reads.
 """
 
 from __future__ import annotations
@@ -10,23 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from storage.db import Database, MatchedArticle, matched_articles
+import duckdb
 
-SPIKE_PREFIX = "spike:"
+from newswatch.models import MatchedArticle
+from storage.matches import matched_articles
 
-
-def coverage_start(db: Database) -> datetime | None:
+def coverage_start(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """When newswatch started watching: the first article found (None: no articles yet)."""
-    return db.con.execute("SELECT min(discovered_at) FROM articles").fetchone()[0]
+    return con.execute("SELECT min(discovered_at) FROM articles").fetchone()[0]
 
 
-def story_counts(db: Database, topic: str, windows: Sequence[tuple[datetime, datetime]]) -> list[int]:
+def story_counts(con: duckdb.DuckDBPyConnection, topic: str, windows: Sequence[tuple[datetime, datetime]]) -> list[int]:
     """Distinct stories (story clusters; lone articles count alone) matched for ``topic`` with
     their time (published, else found) in each [start, end) window; copies of a page are left out."""
     if not windows:
         return []
     rows = dict(
-        db.con.execute(
+        con.execute(
             """
             WITH w AS (
                 SELECT unnest(range(len($2::TIMESTAMPTZ[]))) AS i, unnest($2::TIMESTAMPTZ[]) AS start,
@@ -48,10 +49,10 @@ def story_counts(db: Database, topic: str, windows: Sequence[tuple[datetime, dat
     return [rows.get(i, 0) for i in range(len(windows))]
 
 
-def window_matches(db: Database, topic: str, start: datetime, end: datetime) -> list[MatchedArticle]:
+def window_matches(con: duckdb.DuckDBPyConnection, topic: str, start: datetime, end: datetime) -> list[MatchedArticle]:
     """Matches of ``topic`` with their time in [start, end), best first (the stories of a spike)."""
     return matched_articles(
-        db.con,
+        con,
         """
         WHERE m.topic = $1 AND a.duplicate_of IS NULL
           AND coalesce(a.published_at, a.discovered_at) >= $2 AND coalesce(a.published_at, a.discovered_at) < $3
@@ -61,12 +62,43 @@ def window_matches(db: Database, topic: str, start: datetime, end: datetime) -> 
     )
 
 
-def last_spike_alert(db: Database, stream: str, topic: str) -> datetime | None:
-    """When the latest pending or sent spike alert of ``topic`` on ledger stream ``stream`` was made."""
-    return db.con.execute(
+def last_keyed(con: duckdb.DuckDBPyConnection, stream: str, key_prefix: str) -> datetime | None:
+    """When the latest pending or sent message of ledger stream ``stream`` holding an item whose
+    key starts with ``key_prefix`` was made (None: never)."""
+    return con.execute(
         """
         SELECT max(s.cutoff) FROM digest_items i JOIN digest_sends s ON s.id = i.send_id
         WHERE i.digest = $1 AND s.status IN ('pending', 'sent') AND starts_with(i.story_key, $2)
         """,
-        [stream, f"{SPIKE_PREFIX}{topic}:"],
+        [stream, key_prefix],
     ).fetchone()[0]
+
+
+def latest_matches(con: duckdb.DuckDBPyConnection, topic: str, limit: int) -> list[MatchedArticle]:
+    """The topic's ``limit`` most recently found matches (copies of a page left out)."""
+    return matched_articles(
+        con,
+        """
+        WHERE m.topic = $1 AND a.duplicate_of IS NULL
+        ORDER BY a.discovered_at DESC, m.score DESC, a.id LIMIT $2
+        """,
+        [topic, limit],
+    )
+
+
+def digest_sent_items(con: duckdb.DuckDBPyConnection, digest: str, limit: int) -> list[tuple[str, str, datetime]]:
+    """(article id, topic, sent at) of the stories listed in the digest's sent messages, latest first."""
+    return con.execute(
+        """
+        SELECT i.article_id, i.topic, max(s.sent_at) AS sent_at FROM digest_items i
+        JOIN digest_sends s ON s.id = i.send_id
+        WHERE i.digest = $1 AND s.status = 'sent' AND i.listed
+        GROUP BY i.article_id, i.topic ORDER BY sent_at DESC, i.article_id LIMIT $2
+        """,
+        [digest, limit],
+    ).fetchall()
+
+
+def matches_of(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> list[MatchedArticle]:
+    """Every match of these articles."""
+    return matched_articles(con, "WHERE a.id IN (SELECT unnest($1::VARCHAR[]))", [list(article_ids)])

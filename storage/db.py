@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -13,18 +11,24 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
-from newswatch.cluster import ClusterInput, StoryClusterer
+from newswatch.errors import StorageError
 from newswatch.models import (
     ArticleForMatching,
+    ClusterInput,
+    ClusterSummary,
     ExtractedArticle,
     FeedFetch,
     FeedHealth,
     FeedState,
+    LedgerItem,
+    MatchedArticle,
+    MessageInfo,
     PendingArticle,
-    Snippet,
+    SendRecord,
     TopicMatch,
 )
-from storage import clusters
+from storage import alerts, clusters, digests, exports
+from storage.matches import matched_articles, snippets_json
 from storage.bulk import rows_relation
 
 _NEW_ARTICLE_COLUMNS = (
@@ -41,51 +45,6 @@ _MATCH_COLUMNS = (
     ("article_id", "VARCHAR"), ("topic", "VARCHAR"), ("score", "DOUBLE"), ("terms", "VARCHAR[]"),
     ("snippets", "JSON"), ("matched_at", "TIMESTAMPTZ"),
 )
-
-
-class StorageError(Exception):
-    """The database cannot be opened or written; the message says what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class MatchedArticle:
-    """An article with one of its topic matches, for reports."""
-
-    article_id: str
-    topic: str
-    score: float
-    terms: tuple[str, ...]
-    snippets: tuple[Snippet, ...]
-    title: str
-    url: str
-    feed_name: str
-    language: str | None
-    published_at: datetime | None
-    discovered_at: datetime
-    status: str
-
-
-def matched_articles(
-    con: duckdb.DuckDBPyConnection, where_order: str, params: Sequence[object]
-) -> list[MatchedArticle]:
-    """Matches joined with their articles, filtered and ordered by ``where_order`` (SQL)."""
-    rows = con.execute(
-        """
-        SELECT a.id, m.topic, m.score, m.terms, m.snippets, a.title, a.url, a.feed_name,
-               a.language, a.published_at, a.discovered_at, a.status
-        FROM matches m JOIN articles a ON a.id = m.article_id
-        """
-        + where_order,
-        list(params),
-    ).fetchall()
-    return [
-        MatchedArticle(
-            article_id=r[0], topic=r[1], score=r[2], terms=tuple(r[3]),
-            snippets=_snippets_from_json(r[4]), title=r[5], url=r[6], feed_name=r[7],
-            language=r[8], published_at=r[9], discovered_at=r[10], status=r[11],
-        )
-        for r in rows
-    ]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -351,7 +310,7 @@ class Database:
         with self.transaction():
             self.con.execute("DELETE FROM matches WHERE article_id IN (SELECT unnest(?))", [ids])
             rows = [
-                [article_id, m.topic, m.score, list(m.terms), _snippets_json(m.snippets), at]
+                [article_id, m.topic, m.score, list(m.terms), snippets_json(m.snippets), at]
                 for article_id, found in results.items()
                 for m in found
             ]
@@ -386,14 +345,13 @@ class Database:
         ).fetchall()
         return [ClusterInput(*row) for row in rows]
 
-    def store_clusters(
-        self, clusterer: StoryClusterer, articles: Sequence[ClusterInput]
-    ) -> dict[str, str]:
-        """Assign the articles to story clusters in one transaction; article id -> cluster id."""
-        with self.transaction():
-            return clusterer.assign(self.con, articles)
+    @contextmanager
+    def cluster_tables(self) -> Iterator[clusters.ClusterTables]:
+        """The story-cluster tables in one transaction (``newswatch.cluster.ClusterStore``)."""
+        with self.transaction() as con:
+            yield clusters.ClusterTables(con)
 
-    def cluster_summaries(self, article_ids: Sequence[str]) -> list[clusters.ClusterSummary]:
+    def cluster_summaries(self, article_ids: Sequence[str]) -> list[ClusterSummary]:
         """The story clusters of these articles (lead, outlets, size)."""
         return list(clusters.cluster_summaries(self.con, article_ids).values())
 
@@ -458,39 +416,90 @@ class Database:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table, for summaries and tests."""
-        return {table: self._count(table) for table in ("feeds", "articles", "matches", "runs")}
+        return {table: self._count(table) for table in ("feeds", "articles", "matches")}
 
-    # -- runs -----------------------------------------------------------------------------
+    # -- digest ledger (storage.digests) --------------------------------------------------
 
-    def start_run(self, run_id: str, kind: str) -> None:
-        """Record that a run began."""
-        with self.transaction():
-            self.con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL) ON CONFLICT DO NOTHING",
-                [run_id, kind, now()],
-            )
+    def digest_candidates(self, topics: Sequence[str], min_score: float, found_since: datetime) -> list[MatchedArticle]:
+        """Matches for ``topics`` scoring at least ``min_score``, of articles found since then; best first."""
+        return digests.candidate_matches(self.con, topics, min_score, found_since)
 
-    def finish_run(self, run_id: str, status: str, stats: dict) -> None:
-        """Record how a run ended."""
-        with self.transaction():
-            self.con.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
-                [now(), status, json.dumps(stats, default=str), run_id],
-            )
+    def digest_last_cutoff(self, digest: str) -> datetime | None:
+        """When the stories of the digest's latest sent message were selected (None: never sent)."""
+        return digests.last_cutoff(self.con, digest)
+
+    def digest_handled(self, digest: str, story_keys: Sequence[str]) -> dict[str, int]:
+        """Of these story keys, those in a pending or sent message of the digest: key -> largest size."""
+        return digests.handled(self.con, digest, story_keys)
+
+    def record_digest_attempt(self, info: MessageInfo, message: bytes, items: Sequence[LedgerItem]) -> int:
+        """Store a message about to be delivered as pending, with its stories; return its send id."""
+        with self.transaction() as con:
+            return digests.record_attempt(con, info, message, items, now())
+
+    def mark_digest_sent(self, send_id: int, warning: str | None = None) -> None:
+        """The transport accepted the message: its stories are now sent."""
+        self._set_digest_status(send_id, "sent", warning)
+
+    def mark_digest_failed(self, send_id: int, error: str) -> None:
+        """The message was certainly not delivered: its stories are due again."""
+        self._set_digest_status(send_id, "failed", error)
+
+    def mark_digest_unconfirmed(self, send_id: int, error: str) -> None:
+        """Delivery outcome unknown: stays pending, to be re-sent as is by the next run."""
+        self._set_digest_status(send_id, "pending", error)
+
+    def _set_digest_status(self, send_id: int, status: str, error: str | None) -> None:
+        with self.transaction() as con:
+            digests.set_status(con, send_id, status, error, now())
+
+    def unconfirmed_digests(self, digest: str) -> list[tuple[SendRecord, bytes]]:
+        """Pending messages of the digest (oldest first) with their exact bytes."""
+        return digests.unconfirmed(self.con, digest)
+
+    def last_digest_sent(self, digest: str) -> SendRecord | None:
+        """The digest's latest sent message, if any."""
+        return digests.last_sent(self.con, digest)
+
+    def digest_history(self, digest: str | None = None, limit: int = 20) -> list[SendRecord]:
+        """The latest digest messages (of one digest, or all), newest first."""
+        return digests.history(self.con, digest, limit)
 
 
-def _snippets_json(snippets: Sequence[Snippet]) -> str:
-    return json.dumps(
-        [{"text": s.text, "spans": [list(span) for span in s.spans]} for s in snippets],
-        ensure_ascii=False,
-    )
+    # -- alerts, spikes, Atom feeds, export (storage.alerts, storage.exports) ---------------
 
+    def watched_since(self) -> datetime | None:
+        """When the first article was found (None: none yet)."""
+        return alerts.coverage_start(self.con)
 
-def _snippets_from_json(raw: str) -> tuple[Snippet, ...]:
-    return tuple(
-        Snippet(item["text"], tuple(tuple(span) for span in item["spans"]))
-        for item in json.loads(raw)
-    )
+    def topic_story_counts(self, topic: str, windows: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """Distinct stories of ``topic`` in each [start, end) window."""
+        return alerts.story_counts(self.con, topic, windows)
+
+    def topic_window_matches(self, topic: str, start: datetime, end: datetime) -> list[MatchedArticle]:
+        """Matches of ``topic`` with their time in [start, end), best first."""
+        return alerts.window_matches(self.con, topic, start, end)
+
+    def last_keyed_message(self, stream: str, key_prefix: str) -> datetime | None:
+        """When the latest pending or sent message of ledger stream ``stream`` with an item whose
+        key starts with ``key_prefix`` was made."""
+        return alerts.last_keyed(self.con, stream, key_prefix)
+
+    def latest_topic_matches(self, topic: str, limit: int) -> list[MatchedArticle]:
+        """The topic's most recently found matches."""
+        return alerts.latest_matches(self.con, topic, limit)
+
+    def digest_sent_items(self, digest: str, limit: int) -> list[tuple[str, str, datetime]]:
+        """(article id, topic, sent at) of stories listed in the digest's sent messages, latest first."""
+        return alerts.digest_sent_items(self.con, digest, limit)
+
+    def matches_of(self, article_ids: Sequence[str]) -> list[MatchedArticle]:
+        """Every match of these articles."""
+        return alerts.matches_of(self.con, article_ids)
+
+    def export_matches(self, start: datetime, end: datetime, out: Path, fmt: str, topics: Sequence[str]) -> int:
+        """Write the matches of [start, end) to ``out`` with DuckDB's COPY; return the row count."""
+        return exports.copy_matches(self.con, start, end, out, fmt, topics)
 
 
 # DuckDB errors caused by the machine (full disk, file size limit, read-only file system),

@@ -6,7 +6,6 @@ from digest_helpers import Newsroom, digest_sources, mail_settings
 
 from newswatch.alerts import AlertsRun, run_alerts
 from newswatch.config import Config, load_config
-from storage import digests as ledger
 from storage.db import open_database
 
 TOPICS = ["peace accord", "CSTO", "peacekeeping mandate"]
@@ -40,4 +39,4 @@ def alert(config: Config) -> AlertsRun:
 def statuses(config: Config, stream: str) -> list[tuple[str, int, int]]:
     """(status, listed, omitted) of every message of a ledger stream, oldest first."""
     with open_database(config.settings.database) as db:
-        return [(r.status, r.listed, r.omitted) for r in reversed(ledger.history(db, stream, 100))]
+        return [(r.status, r.listed, r.omitted) for r in reversed(db.digest_history(stream, 100))]

@@ -15,10 +15,9 @@ from webhook import Webhook
 
 from newswatch.alerts import run_alerts, story_text, stream_name
 from newswatch.channels import AppriseChannel
-from newswatch.models import Snippet
+from newswatch.models import ClusterSummary, MatchedArticle, Snippet
 from newswatch.render import StoryItem
-from storage.clusters import ClusterSummary
-from storage.db import MatchedArticle, open_database
+from storage.db import open_database
 
 HOOK = [{"name": "hook", "url_env": "NW_TEST_HOOK_URL"}]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newswatch.dedupe import article_id, canonical_url, content_hash
+from newswatch.text import content_hash
+from newswatch.urls import article_id, canonical_url
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from werkzeug import Response
 
 from newswatch.config import load_config
 from newswatch.pipeline import ingest, report, report_window
-from newswatch.textclean import clean_text
+from newswatch.text import clean_text
 from storage.db import open_database
 
 INVISIBLE = ("\u202e", "\u202d", "\u2066", "\u200b", "\ufeff", "\x07")

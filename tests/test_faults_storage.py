@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from newswatch.cli import app
 from newswatch.config import load_config
 from newswatch.pipeline import ingest
-from storage.db import StorageError, migrations, open_database
+from newswatch.errors import StorageError
+from storage.db import migrations, open_database
 
 FAILED_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 

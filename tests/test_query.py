@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from newswatch.config import ConfigError, Entity, Topic, load_config
+from newswatch.config import Entity, Topic, load_config
+from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.query import (
     And,
     AtLeast,
@@ -16,7 +17,6 @@ from newswatch.query import (
     Near,
     Not,
     Or,
-    QuerySyntaxError,
     Term,
     Word,
     parse_query,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from newswatch.dedupe import article_id, content_hash
 from newswatch.models import ExtractedArticle, FeedFetch, FeedItem
+from newswatch.text import content_hash
+from newswatch.urls import article_id
 from storage.db import open_database
 
 
