@@ -23,7 +23,6 @@ from typing import Protocol
 
 from newswatch.config import MailSettings, SmtpSettings
 from newswatch.credentials import resolve_secret
-from newswatch.errors import DeliveryError
 from newswatch.text import one_line
 
 # 7-bit transfer encodings only (quoted-printable or base64, whichever is shorter), so the

@@ -16,6 +16,7 @@ import duckdb
 from newswatch.models import MatchedArticle
 from storage.matches import matched_articles
 
+
 def coverage_start(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """When newswatch started watching: the first article found (None: no articles yet)."""
     return con.execute("SELECT min(discovered_at) FROM articles").fetchone()[0]

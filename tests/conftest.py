@@ -200,6 +200,17 @@ def site(httpserver) -> NewsSite:
     return NewsSite(httpserver)
 
 
+@pytest.fixture
+def hook(monkeypatch):
+    """A webhook receiver on loopback (tests/webhook.py), its json:// URL in NW_TEST_HOOK_URL."""
+    from webhook import Webhook
+
+    receiver = Webhook().start()
+    monkeypatch.setenv("NW_TEST_HOOK_URL", receiver.url("json"))
+    yield receiver
+    receiver.stop()
+
+
 def write_sources(tmp_path: Path, feeds: list[dict], **settings) -> Path:
     """A sources.yaml in ``tmp_path`` with the repo's topics (no digests), the given feeds and settings.
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from alert_helpers import alert, alert_config, alert_entry, statuses
 from conftest import Article
-from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, WINE, Newsroom, paragraphs
+from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, Newsroom, paragraphs
 from smtp_sink import SmtpServer
 from webhook import Webhook
 
@@ -25,21 +25,7 @@ HOOK = [{"name": "hook", "url_env": "NW_TEST_HOOK_URL"}]
 @pytest.fixture
 def room(site, tmp_path) -> Newsroom:
     """Feeds in four languages with the multilingual sample articles."""
-    newsroom = Newsroom(site, tmp_path)
-    newsroom.publish("en", CSTO_EN, WINE)
-    newsroom.publish("ru", PEACE_RU)
-    newsroom.publish("hy", CSTO_HY)
-    newsroom.publish("ka", PEACE_KA)
-    return newsroom
-
-
-@pytest.fixture
-def hook(monkeypatch):
-    """A running webhook receiver, its json:// URL in NW_TEST_HOOK_URL."""
-    receiver = Webhook().start()
-    monkeypatch.setenv("NW_TEST_HOOK_URL", receiver.url("json"))
-    yield receiver
-    receiver.stop()
+    return Newsroom.with_samples(site, tmp_path)
 
 
 def titles(hook: Webhook) -> list[str]:

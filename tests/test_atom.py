@@ -9,7 +9,7 @@ from datetime import timedelta
 import feedparser
 import pytest
 from conftest import Article
-from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, WINE, Newsroom, digest_entry, paragraphs
+from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, Newsroom, digest_entry, paragraphs
 
 from newswatch.atom import ATOM, atom_for_topic, write_feeds
 from newswatch.digest import run_digest
@@ -21,12 +21,8 @@ A = f"{{{ATOM}}}"
 
 @pytest.fixture
 def room(site, tmp_path) -> Newsroom:
-    newsroom = Newsroom(site, tmp_path)
-    newsroom.publish("en", CSTO_EN, WINE)
-    newsroom.publish("ru", PEACE_RU)
-    newsroom.publish("hy", CSTO_HY)
-    newsroom.publish("ka", PEACE_KA)
-    return newsroom
+    """Feeds in four languages with the multilingual sample articles."""
+    return Newsroom.with_samples(site, tmp_path)
 
 
 def write(config) -> dict[str, bytes]:

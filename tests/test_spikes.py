@@ -7,9 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alert_helpers import alert, alert_config, alert_entry
+from alert_helpers import alert_config, alert_entry
 from spike_histories import HOURS_PER_WEEK, History, evaluate, expected_rate, history
-from webhook import Webhook
 
 from newswatch.alert_config import SpikeSettings
 from newswatch.models import FeedFetch, FeedItem, TopicMatch
@@ -107,14 +106,6 @@ def store_history(db, per_week: list[int], now_count: int) -> None:
     # the history was watched from its first week on (articles are found when they are published)
     with db.transaction() as con:
         con.execute("UPDATE articles SET discovered_at = published_at")
-
-
-@pytest.fixture
-def hook(monkeypatch):
-    receiver = Webhook().start()
-    monkeypatch.setenv("NW_TEST_HOOK_URL", receiver.url("json"))
-    yield receiver
-    receiver.stop()
 
 
 @pytest.mark.parametrize(("now_count", "alerted"), [(3, False), (16, True)])
