@@ -79,23 +79,32 @@ def stream_name(alert: str, channel: str) -> str:
     return f"alert:{alert}>{channel}"
 
 
-def why_matched(story: StoryItem, topic_label: str | None = None) -> str:
-    """In words, why the story matched: topic, the terms found, the score."""
+def why_matched(story: StoryItem, entity_names: Mapping[str, str] | None = None) -> str:
+    """In words, why the story matched: topic, the terms found (``@entity`` by its name from
+    ``entity_names``), the score."""
     article = story.article
-    words = [term for term in article.terms if not term.startswith("~meaning")]
+    names = entity_names or {}
+    words = [names.get(term[1:], term[1:]) if term.startswith("@") else term
+             for term in article.terms if not term.startswith("~meaning")]
     meaning = [term.split()[-1] for term in article.terms if term.startswith("~meaning")]
     reasons = []
     if words:
-        reasons.append("mentions " + ", ".join(f"“{term.removeprefix('@')}”" for term in words))
+        reasons.append("mentions " + ", ".join(f"“{term}”" for term in words))
     if meaning:
         reasons.append(f"close in meaning to the topic's examples (similarity {meaning[0]})")
-    topics = ", ".join((topic_label or article.topic, *story.other_topics))
+    topics = ", ".join((article.topic, *story.other_topics))
     return f"{topics}: {' and '.join(reasons) or 'matched'} (score {article.score:.1f})"
 
 
-def story_text(story: StoryItem) -> AlertText:
+def entity_names(config: Config) -> dict[str, str]:
+    """Entity id -> name, for saying which entity a story mentions."""
+    return {key: entity.name for key, entity in config.entities.items()}
+
+
+def story_text(story: StoryItem, entity_names: Mapping[str, str] | None = None) -> AlertText:
     """A story alert: ``[newswatch] <topic>`` and title, outlet, why, also reported by, link."""
-    body = environment().get_template("alert_story.txt.j2").render(story=story, why=why_matched(story))
+    why = why_matched(story, entity_names)
+    body = environment().get_template("alert_story.txt.j2").render(story=story, why=why)
     update = " (update)" if story.update else ""
     return AlertText(f"{TITLE_PREFIX} {story.article.topic}{update}", body.strip())
 
@@ -176,7 +185,8 @@ def _run_stream(
         send_updates = config.settings.clusters.send_updates if alert.send_updates is None else alert.send_updates
         selection = select_stories(db, stream, at, send_updates)
         for item in selection.listed:
-            _send(db, channel, name, label, story_text(item), [_item(item, True)], selection, at)
+            text = story_text(item, entity_names(config))
+            _send(db, channel, name, label, text, [_item(item, True)], selection, at)
             outcome.stories += 1
         if selection.omitted:
             text = overflow_text(selection.omitted, alert.topics, alert.max_per_run)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from newswatch.alert_config import FeedsOutSettings
-from newswatch.alerts import why_matched
+from newswatch.alerts import entity_names, why_matched
 from newswatch.config import Config, Digest, Topic
 from newswatch.models import ClusterSummary, MatchedArticle
 from newswatch.render import StoryItem, clusters_by_article, collapse_stories, highlight_text, web_url
@@ -78,9 +78,10 @@ def digest_entries(db: Database, digest: str, limit: int) -> list[FeedEntry]:
 
 def build_feed(
     settings: FeedsOutSettings, kind: str, name: str, title: str, subtitle: str,
-    entries: Sequence[FeedEntry], at: datetime,
+    entries: Sequence[FeedEntry], at: datetime, names: Mapping[str, str] | None = None,
 ) -> bytes:
-    """An Atom document (UTF-8 bytes) of ``entries``; ``at`` is its ``updated`` when empty."""
+    """An Atom document (UTF-8 bytes) of ``entries``; ``at`` is its ``updated`` when empty;
+    ``names`` names the entities stories mention."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "id", tag_uri(settings, kind, name))
     _text(feed, "title", title)
@@ -92,12 +93,12 @@ def build_feed(
     if settings.base_url:
         _sub(feed, "link", rel="self", type="application/atom+xml", href=settings.base_url + file_name(kind, name))
     for entry in entries:
-        _entry(feed, settings, entry)
+        _entry(feed, settings, entry, names)
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _entry(feed: ET.Element, settings: FeedsOutSettings, entry: FeedEntry) -> None:
+def _entry(feed: ET.Element, settings: FeedsOutSettings, entry: FeedEntry, names: Mapping[str, str] | None) -> None:
     story, article = entry.story, entry.story.article
     node = _sub(feed, "entry")
     _text(node, "id", tag_uri(settings, "story", story.key))
@@ -109,7 +110,7 @@ def _entry(feed: ET.Element, settings: FeedsOutSettings, entry: FeedEntry) -> No
     if url := web_url(article.url):
         _sub(node, "link", rel="alternate", type="text/html", href=url)
     _sub(node, "category", term=article.topic)
-    lines = [f"Why: {why_matched(story)}"]
+    lines = [f"Why: {why_matched(story, names)}"]
     if story.also_reported_by:
         lines.append(f"Also reported by: {', '.join(story.also_reported_by)} ({story.size} articles)")
     lines += [f"… {highlight_text(snippet)} …" for snippet in article.snippets]
@@ -120,7 +121,8 @@ def atom_for_topic(config: Config, db: Database, topic: Topic, at: datetime) -> 
     """The topic's Atom feed."""
     settings = config.settings.feeds_out
     entries = topic_entries(db, topic.name, settings.max_entries)
-    return build_feed(settings, "topic", topic.name, f"newswatch: {topic.name}", topic.description, entries, at)
+    return build_feed(settings, "topic", topic.name, f"newswatch: {topic.name}", topic.description, entries, at,
+                      entity_names(config))
 
 
 def atom_for_digest(config: Config, db: Database, digest: Digest, at: datetime) -> bytes:
@@ -128,7 +130,7 @@ def atom_for_digest(config: Config, db: Database, digest: Digest, at: datetime) 
     settings = config.settings.feeds_out
     entries = digest_entries(db, digest.name, settings.max_entries)
     subtitle = f"Stories sent in the digest {digest.name} ({', '.join(digest.topics)})"
-    return build_feed(settings, "digest", digest.name, digest.display_title, subtitle, entries, at)
+    return build_feed(settings, "digest", digest.name, digest.display_title, subtitle, entries, at, entity_names(config))
 
 
 def write_feeds(config: Config, db: Database, at: datetime, out_dir: Path | None = None) -> list[Path]:
