@@ -7,11 +7,11 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from flows import configure_logging, configured
 from newswatch.atom import write_feeds
-from newswatch.config import load_config
 from newswatch.digest import run_digest
 from newswatch.mail import transport_for
-from storage.db import now, open_database
+from storage.db import now
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -26,10 +26,10 @@ def digest_flow(
     Fails (and records nothing as sent) when the mail server is unreachable or refuses; the
     next run then sends the same stories.
     """
-    config = load_config(Path(sources), Path(database) if database else None)
-    subscription = config.digest(digest)
-    transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
-    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+    configure_logging()
+    with configured(sources, database) as (config, db):
+        subscription = config.digest(digest)
+        transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
         result = run_digest(
             config, db, subscription, transport, dry_run_dir=Path(dry_run_dir) if dry_run_dir else None
         )

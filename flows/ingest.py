@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
-from newswatch.config import Config, Feed, HttpSettings, RunnerSettings, load_config
+from flows import configure_logging, configured
+from newswatch.config import Config, Feed, HttpSettings, RunnerSettings
 from newswatch.errors import TransientFeedError
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
 from newswatch.pages import extract_batch
 from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
 from newswatch.publish import Published, after_ingest
-from storage.db import Database, open_database
-
-
-class _NoTracebackForFeedErrors(logging.Filter):
-    """A feed that is down is an expected event: log one line, not a Python traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TransientFeedError):
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-logging.getLogger("prefect.task_runs").addFilter(_NoTracebackForFeedErrors())
+from storage.db import Database
 
 
 @task(name="fetch-feed", cache_policy=NO_CACHE, task_run_name="fetch {feed.name}")
@@ -124,8 +110,8 @@ def publish_task(config: Config, db: Database) -> Published:
 @flow(name="ingest", log_prints=True)
 def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> dict:
     """Fetch every enabled feed, extract new articles, store and match them."""
-    config = load_config(Path(sources), Path(database) if database else None)
-    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+    configure_logging()
+    with configured(sources, database) as (config, db):
         stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))
         published = publish_task(config, db)
     logger = get_run_logger()

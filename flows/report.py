@@ -6,9 +6,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from newswatch.config import load_config
+from flows import configure_logging, configured
 from newswatch.pipeline import report, report_window
-from storage.db import open_database
 
 
 @flow(name="report")
@@ -19,10 +18,10 @@ def report_flow(
     output_dir: str | None = None,
 ) -> dict:
     """Write the report of the last ``hours`` (default: settings.report.window_hours)."""
-    config = load_config(Path(sources), Path(database) if database else None)
-    start, end = report_window(hours or config.settings.report.window_hours)
-    out_dir = Path(output_dir) if output_dir else config.settings.report.output_dir
-    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+    configure_logging()
+    with configured(sources, database) as (config, db):
+        start, end = report_window(hours or config.settings.report.window_hours)
+        out_dir = Path(output_dir) if output_dir else config.settings.report.output_dir
         built, html_path, text_path = report(config, db, start, end, out_dir)
     get_run_logger().info("%d matches -> %s", built.item_count, html_path)
     return {"matches": built.item_count, "html": str(html_path), "text": str(text_path)}

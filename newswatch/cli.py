@@ -1,27 +1,54 @@
-"""The ``newswatch`` command line."""
+"""The ``newswatch`` command line.
+
+Modules that pull in Prefect, DuckDB or the parsers are imported inside the commands that use
+them, so that ``--help`` and ``sources validate`` stay quick. Every :class:`NewswatchError`
+ends a command in one place (:class:`Commands`): its one-line summary and message on stderr,
+its ``exit_code``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from newswatch.config import Config, load_config, resolve_sources_path
-from newswatch.errors import ConfigError, DeliveryError, StorageError
-from newswatch.health import next_fetch
-from newswatch.health import state as health_state
-from newswatch.models import FeedHealth
-from newswatch.text import format_time
-from storage.db import Database, now, open_database
+from newswatch.errors import ConfigError, DeliveryError, NewswatchError
+from newswatch.prefect_env import configure_prefect
+from newswatch.text import one_line
 
-app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True)
+
+class Commands(TyperGroup):
+    """The command group: a newswatch error ends the command with its exit code and message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewswatchError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+
+
+def report_error(error: NewswatchError) -> None:
+    """Print ``error`` for the operator: its summary and message on one line (a configuration
+    error: one line per problem)."""
+    if isinstance(error, ConfigError):
+        err.print(f"[bold red]{error.summary}[/] ({len(error.problems)} problem(s)):", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {one_line(problem)}", highlight=False, markup=False)
+        return
+    err.print(Text.assemble((f"{error.summary}:", "bold red"), " ", one_line(str(error))), highlight=False)
+
+
+app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True, cls=Commands)
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
@@ -45,10 +72,12 @@ out = _console()
 
 @app.callback()
 def _consoles() -> None:
-    """Create the consoles per invocation, so that they see the current terminal (COLUMNS)."""
+    """Create the consoles per invocation, so that they see the current terminal (COLUMNS);
+    set Prefect's defaults before any command imports it."""
     global err, out
     err = _console(stderr=True)
     out = _console()
+    configure_prefect()
 
 SourcesOpt = Annotated[
     Path | None,
@@ -64,13 +93,7 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [defau
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
     path = resolve_sources_path(sources)
-    try:
-        return load_config(path, db), path
-    except ConfigError as error:
-        err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
-        for problem in error.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+    return load_config(path, db), path
 
 
 def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> None:
@@ -78,29 +101,21 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
     from flows.report import report_flow
 
     database = str(config.settings.database)
-    try:
-        if ingest:
-            stats = ingest_flow(sources=str(sources), database=database)
-            out.print(
-                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
-                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
-                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
-            )
-            published = stats["published"]
-            out.print(f"alerts: {published['alerts']}; {len(published['feeds'])} Atom feeds written", highlight=False)
-        if report:
-            result = report_flow(
-                sources=str(sources), database=database, hours=hours,
-                output_dir=str(out_dir) if out_dir else None,
-            )
-            out.print(f"report: {result['matches']} matches -> {result['html']}")
-    except StorageError as error:
-        _storage_failed(error)
-
-
-def _storage_failed(error: StorageError) -> NoReturn:
-    err.print(f"[bold red]Storage error:[/] {error}", highlight=False)
-    raise typer.Exit(1) from None
+    if ingest:
+        stats = ingest_flow(sources=str(sources), database=database)
+        out.print(
+            f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+            f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+            f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
+        )
+        published = stats["published"]
+        out.print(f"alerts: {published['alerts']}; {len(published['feeds'])} Atom feeds written", highlight=False)
+    if report:
+        result = report_flow(
+            sources=str(sources), database=database, hours=hours,
+            output_dir=str(out_dir) if out_dir else None,
+        )
+        out.print(f"report: {result['matches']} matches -> {result['html']}")
 
 
 @app.command()
@@ -156,9 +171,11 @@ def sources_list(sources: SourcesOpt = None) -> None:
 @digest_app.command("list")
 def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """List digest subscriptions: schedule, next run, last message sent."""
-    config, _ = _load(sources, db)
+    from flows import configured
+    from storage.db import now
+
     table = Table("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
-    with _open_db(config) as database:
+    with configured(sources, db) as (config, database):
         for digest in config.digests:
             sent = database.last_digest_sent(digest.name)
             table.add_row(
@@ -203,13 +220,11 @@ def digest_send(
             err.print(f"[bold red]{digest.name}: delivery failed:[/] {error}", highlight=False)
             failed = True
             continue
-        except StorageError as error:
-            _storage_failed(error)
         files = f" -> {', '.join(result['files'])}" if result["files"] else ""
         out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
                   f" {result['omitted']} not shown{files}", highlight=False)
     if failed:
-        raise typer.Exit(3)
+        raise typer.Exit(DeliveryError.exit_code)
 
 
 @digest_app.command("history")
@@ -220,9 +235,10 @@ def digest_history(
     db: DbOpt = None,
 ) -> None:
     """Messages built for digests, newest first: status, Message-ID, counts, errors."""
-    config, _ = _load(sources, db)
+    from flows import configured
+
     table = Table("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
-    with _open_db(config) as database:
+    with configured(sources, db) as (_, database):
         for record in database.digest_history(name, limit):
             table.add_row(
                 str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
@@ -231,27 +247,21 @@ def digest_history(
     out.print(table)
 
 
-@contextmanager
-def _open_db(config: Config) -> Iterator[Database]:
-    try:
-        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as database:
-            yield database
-    except StorageError as error:
-        _storage_failed(error)
-
-
 @sources_app.command("status")
 def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Health of every feed: state, failures in a row, last success, last error, next fetch."""
+    from newswatch.health import next_fetch
+    from newswatch.health import state as health_state
+    from newswatch.models import FeedHealth
+    from newswatch.text import format_time
+    from storage.db import now, open_database
+
     config, _ = _load(sources, db)
     path = config.settings.database
     known: dict[str, FeedHealth] = {}
     if path.exists():
-        try:
-            with open_database(path, read_only=True) as database:
-                known = database.feed_health()
-        except StorageError as error:
-            _storage_failed(error)
+        with open_database(path, read_only=True) as database:
+            known = database.feed_health()
     at = now()
     settings = config.settings.health
     table = Table("feed", "state", "failures", "last success", "last error", "next fetch")
@@ -273,8 +283,9 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 @sources_app.command("reset")
 def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
-    config, _ = _load(sources, db)
-    with _open_db(config) as database:
+    from flows import configured
+
+    with configured(sources, db) as (config, database):
         found = database.reset_feed_health(name)
     if not found:
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
@@ -294,7 +305,9 @@ def export(
     db: DbOpt = None,
 ) -> None:
     """Export the matches and stories of a window to CSV, JSON Lines or Parquet."""
+    from flows import configured
     from newswatch.export import export_matches, format_for
+    from newswatch.text import format_time
 
     config, _ = _load(sources, db)
     try:
@@ -306,7 +319,7 @@ def export(
     except ValueError as error:
         err.print(f"[bold red]{error}[/]", highlight=False)
         raise typer.Exit(2) from None
-    with _open_db(config) as database:
+    with configured(sources, db) as (config, database):
         count = export_matches(database, start, end, out_file, chosen, topic or ())
     out.print(f"export: {count} matches from {format_time(start)} to {format_time(end)} -> {out_file} ({chosen})",
               highlight=False)
@@ -316,6 +329,8 @@ def _export_window(
     since: datetime | None, until: datetime | None, hours: float | None, default_hours: float
 ) -> tuple[datetime, datetime]:
     """[start, end) from --since/--until/--hours (naive times are UTC)."""
+    from storage.db import now
+
     if since is not None and hours is not None:
         raise ValueError("give --since or --hours, not both")
     end = _utc(until) if until else now()
@@ -332,17 +347,17 @@ def _utc(value: datetime) -> datetime:
 @alerts_app.command("send")
 def alerts_send(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Send due alerts now (what the ingest flow does at its end); exit 3 if a channel failed."""
+    from flows import configured
     from newswatch.alerts import run_alerts
 
-    config, _ = _load(sources, db)
-    with _open_db(config) as database:
+    with configured(sources, db) as (config, database):
         run = run_alerts(config, database)
     for outcome in run.outcomes:
         status = f"[red]failed:[/] {outcome.error}" if outcome.error else "ok"
         out.print(f"{outcome.alert} -> {outcome.channel}: {outcome.stories} stories, {outcome.spikes} spikes,"
                   f" {outcome.redelivered} re-sent; {status}", highlight=False)
     if run.failed:
-        raise typer.Exit(3)
+        raise typer.Exit(DeliveryError.exit_code)
 
 
 @alerts_app.command("test")
@@ -350,6 +365,7 @@ def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], so
     """Send a test message to a channel (nothing is recorded); exit 3 if it fails."""
     from newswatch.channels import AlertText, open_channel
     from newswatch.mail import Outcome
+    from storage.db import now
 
     config, _ = _load(sources, None)
     found = [c for c in config.channels if c.name == channel]
@@ -357,17 +373,12 @@ def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], so
         err.print(f"no channel named {channel!r} (known: {', '.join(c.name for c in config.channels) or 'none'})",
                   highlight=False, markup=False)
         raise typer.Exit(2)
-    try:
-        opened = open_channel(found[0], config.settings.mail)
-    except DeliveryError as error:  # e.g. MissingSecret
-        err.print(f"{channel}: {error}", highlight=False, markup=False)
-        raise typer.Exit(3) from None
+    opened = open_channel(found[0], config.settings.mail)  # MissingSecret: exit 3
     text = AlertText("[newswatch] test", f"Test message from newswatch to channel {channel}.")
     message_id = opened.new_message_id("test")
     delivery = opened.deliver(opened.encode(text, message_id, now()), message_id)
     if delivery.outcome is not Outcome.SENT:
-        err.print(f"{channel}: {delivery.detail}", highlight=False, markup=False)
-        raise typer.Exit(3)
+        raise DeliveryError(f"channel {channel}: {delivery.detail}")
     out.print(f"{channel}: test message delivered")
 
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from newswatch.models import EXPORT_COLUMNS as COLUMNS
 from storage.db import Database
-from storage.exports import COLUMNS
 
 __all__ = ["COLUMNS", "FORMATS", "export_matches", "format_for"]
 

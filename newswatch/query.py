@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -295,8 +296,13 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+@lru_cache(maxsize=1024)
 def parse_query(text: str) -> Node:
-    """Parse and check a query string, or raise :class:`QuerySyntaxError`."""
+    """Parse and check a query string, or raise :class:`QuerySyntaxError`.
+
+    A query is parsed once: validating the configuration, checking its ``@entity`` and
+    ``@terms`` references and compiling the matcher all ask for the same (immutable) tree.
+    """
     if not text.strip():
         raise QuerySyntaxError("empty query", 1, 1)
     try:

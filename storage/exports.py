@@ -8,10 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-COLUMNS = (
-    "story_id", "story_size", "topic", "score", "title", "outlet", "url", "language", "published",
-    "found", "matched_terms", "also_reported_by", "article_id",
-)
+from newswatch.models import EXPORT_COLUMNS as COLUMNS
+
 COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "jsonl": "FORMAT json", "parquet": "FORMAT parquet"}
 
 

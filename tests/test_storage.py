@@ -1,4 +1,4 @@
-"""Set-based writes of the store: duplicates within and across batches, reruns."""
+"""The store (storage/): set-based writes, duplicates within and across batches, reruns."""
 
 from __future__ import annotations
 
