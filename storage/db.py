@@ -28,8 +28,8 @@ from newswatch.models import (
     TopicMatch,
 )
 from storage import alerts, clusters, digests, exports
-from storage.matches import matched_articles, snippets_json
 from storage.bulk import rows_relation
+from storage.matches import matched_articles, snippets_json
 
 _NEW_ARTICLE_COLUMNS = (
     ("id", "VARCHAR"), ("canonical_url", "VARCHAR"), ("url", "VARCHAR"), ("feed_name", "VARCHAR"),
