@@ -215,15 +215,51 @@ def test_story_message_text():
 
 
 @pytest.mark.slow
-def test_ingest_flow_sends_alerts_and_writes_feeds(room, hook, prefect_server):
+def test_ingest_flow_sends_alerts_and_writes_feeds(room, hook, prefect_server, monkeypatch):
+    from prefect.blocks.system import Secret
+
     from flows.ingest import ingest_flow
 
-    config = alert_config(room, HOOK, [alert_entry()])
+    monkeypatch.delenv("NW_TEST_HOOK_URL")
+    Secret(value=hook.url("json")).save("newswatch-test-hook", overwrite=True)  # the URL from a Secret block
+    config = alert_config(room, [{"name": "hook", "url_block": "newswatch-test-hook"}], [alert_entry()])
     stats = ingest_flow(sources=str(room.tmp_path / "sources.yaml"))
     assert stats["published"]["alerts"] == "4 story alerts, 0 spike alerts sent"
     assert len(hook.wait_for(4)) == 4
     assert sorted(p.rsplit("/", 1)[1] for p in stats["published"]["feeds"]) == [
         "topic-csto.xml", "topic-peace-accord.xml", "topic-peacekeeping-mandate.xml"]
+    assert all(path.startswith(str(config.settings.feeds_out.dir)) for path in stats["published"]["feeds"])
+    later = Article("csto-2", "CSTO drills without Armenia", paragraphs("The CSTO held drills without Armenia."))
+    room.publish("en", later)
+    hook.stop()
+    down = ingest_flow(sources=str(room.tmp_path / "sources.yaml"))  # a channel down does not fail the ingest
+    assert down["new_articles"] == 1 and down["published"]["alerts"].startswith("0 story alerts, 0 spike alerts sent;"
+                                                                                " failed: now on hook: alert now on")
+    hook.start()
     ingest_flow(sources=str(room.tmp_path / "sources.yaml"))
-    assert len(hook.hits) == 4
-    assert config.settings.feeds_out.dir == room.tmp_path / "feeds"
+    assert len(hook.hits) == 5 and titles(hook)[4] == later.title
+
+
+def test_alerts_commands(room, hook, monkeypatch):
+    from typer.testing import CliRunner
+
+    from newswatch.cli import app
+
+    config = alert_config(room, HOOK, [alert_entry(topics=["CSTO"])])
+    room.ingest(config)
+    sources = str(room.tmp_path / "sources.yaml")
+    runner = CliRunner()
+    tested = runner.invoke(app, ["alerts", "test", "hook", "--sources", sources])
+    assert tested.exit_code == 0 and "hook: test message delivered" in tested.output
+    assert hook.hits[0].json["title"] == "[newswatch] test"
+    hook.stop()
+    failed = runner.invoke(app, ["alerts", "send", "--sources", sources])
+    assert failed.exit_code == 3 and "now -> hook: 0 stories, 0 spikes, 0 re-sent; failed: alert now on" in failed.output
+    hook.start()
+    sent = runner.invoke(app, ["alerts", "send", "--sources", sources])
+    assert sent.exit_code == 0 and "now -> hook: 2 stories, 0 spikes, 0 re-sent; ok" in sent.output
+    assert len(hook.hits) == 3
+    monkeypatch.delenv("NW_TEST_HOOK_URL")
+    missing = runner.invoke(app, ["alerts", "test", "hook", "--sources", sources])
+    assert missing.exit_code == 3
+    assert "Secret not available: channel hook URL: environment variable NW_TEST_HOOK_URL is not set" in missing.output
