@@ -101,9 +101,10 @@ def entity_names(config: Config) -> dict[str, str]:
     return {key: entity.name for key, entity in config.entities.items()}
 
 
-def story_text(story: StoryItem, entity_names: Mapping[str, str] | None = None) -> AlertText:
-    """A story alert: ``[newswatch] <topic>`` and title, outlet, why, also reported by, link."""
-    why = why_matched(story, entity_names)
+def story_text(story: StoryItem, names: Mapping[str, str] | None = None) -> AlertText:
+    """A story alert: ``[newswatch] <topic>`` and title, outlet, why (``names``: of entities),
+    also reported by, link."""
+    why = why_matched(story, names)
     body = environment().get_template("alert_story.txt.j2").render(story=story, why=why)
     update = " (update)" if story.update else ""
     return AlertText(f"{TITLE_PREFIX} {story.article.topic}{update}", body.strip())
