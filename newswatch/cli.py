@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +67,8 @@ sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_hel
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+alerts_app = typer.Typer(help="Immediate alerts to chat channels, webhooks and e-mail.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 PIPED_WIDTH = 200
 
 
@@ -161,6 +164,8 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
                 f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched",
                 highlight=False,
             )
+            published = stats["published"]
+            out.print(f"alerts: {published['alerts']}; {len(published['feeds'])} Atom feeds written", highlight=False)
         if report:
             result = report_flow(
                 sources=str(sources), database=database, hours=hours,
@@ -362,6 +367,95 @@ def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], source
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
         raise typer.Exit(1)
     out.print(f"{name}: health reset; the next run fetches it")
+
+
+@app.command()
+def export(
+    out_file: Annotated[Path, typer.Option("--out", help="file to write (.csv, .jsonl, .parquet)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet [default: from --out]")] = None,
+    since: Annotated[datetime | None, typer.Option(help="window start (ISO date/time, UTC unless given)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="window end [default: now]")] = None,
+    hours: Annotated[float | None, typer.Option(help="the last N hours (instead of --since)")] = None,
+    topic: Annotated[list[str] | None, typer.Option(help="only this topic (repeatable)")] = None,
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Export the matches and stories of a window to CSV, JSON Lines or Parquet."""
+    from flows import configured
+    from newswatch.export import export_matches, format_for
+    from newswatch.text import format_time
+
+    config, _ = _load(sources, db)
+    try:
+        chosen = format_for(out_file, fmt)
+        start, end = _export_window(since, until, hours, config.settings.report.window_hours)
+        config_topics = {t.name for t in config.topics}
+        if unknown := [name for name in topic or () if name not in config_topics]:
+            raise ValueError(f"unknown topic(s) {', '.join(unknown)} (known: {', '.join(sorted(config_topics))})")
+    except ValueError as error:
+        err.print(f"[bold red]{error}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    with configured(sources, db) as (config, database):
+        count = export_matches(database, start, end, out_file, chosen, topic or ())
+    out.print(f"export: {count} matches from {format_time(start)} to {format_time(end)} -> {out_file} ({chosen})",
+              highlight=False)
+
+
+def _export_window(
+    since: datetime | None, until: datetime | None, hours: float | None, default_hours: float
+) -> tuple[datetime, datetime]:
+    """[start, end) from --since/--until/--hours (naive times are UTC)."""
+    from storage.db import now
+
+    if since is not None and hours is not None:
+        raise ValueError("give --since or --hours, not both")
+    end = _utc(until) if until else now()
+    start = _utc(since) if since else end - timedelta(hours=hours or default_hours)
+    if start >= end:
+        raise ValueError(f"the window is empty: {start:%Y-%m-%d %H:%M} is not before {end:%Y-%m-%d %H:%M}")
+    return start, end
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@alerts_app.command("send")
+def alerts_send(sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Send due alerts now (what the ingest flow does at its end); exit 3 if a channel failed."""
+    from flows import configured
+    from newswatch.alerts import run_alerts
+
+    with configured(sources, db) as (config, database):
+        run = run_alerts(config, database)
+    for outcome in run.outcomes:
+        status = f"[red]failed:[/] {outcome.error}" if outcome.error else "ok"
+        out.print(f"{outcome.alert} -> {outcome.channel}: {outcome.stories} stories, {outcome.spikes} spikes,"
+                  f" {outcome.redelivered} re-sent; {status}", highlight=False)
+    if run.failed:
+        raise typer.Exit(DeliveryError.exit_code)
+
+
+@alerts_app.command("test")
+def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], sources: SourcesOpt = None) -> None:
+    """Send a test message to a channel (nothing is recorded); exit 3 if it fails."""
+    from newswatch.channels import AlertText, open_channel
+    from newswatch.mail import Outcome
+    from storage.db import now
+
+    config, _ = _load(sources, None)
+    found = [c for c in config.channels if c.name == channel]
+    if not found:
+        err.print(f"no channel named {channel!r} (known: {', '.join(c.name for c in config.channels) or 'none'})",
+                  highlight=False, markup=False)
+        raise typer.Exit(2)
+    opened = open_channel(found[0], config.settings.mail)  # MissingSecret: exit 3
+    text = AlertText("[newswatch] test", f"Test message from newswatch to channel {channel}.")
+    message_id = opened.new_message_id("test")
+    delivery = opened.deliver(opened.encode(text, message_id, now()), message_id)
+    if delivery.outcome is not Outcome.SENT:
+        raise DeliveryError(f"channel {channel}: {delivery.detail}")
+    out.print(f"{channel}: test message delivered")
 
 
 def main() -> None:

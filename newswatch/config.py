@@ -32,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from newswatch.alert_config import Alert, Channel, FeedsOutSettings, SpikeSettings, alert_problems
 from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.netguard import check_allow_entry
 from newswatch.query import entity_refs, parse_query, parse_term
@@ -378,6 +379,8 @@ class Settings(_Strict):
     report: ReportSettings = ReportSettings()
     clusters: ClusterSettings = ClusterSettings()
     mail: MailSettings | None = None
+    feeds_out: FeedsOutSettings = FeedsOutSettings()
+    spikes: SpikeSettings = SpikeSettings()
 
     @field_validator("semantic")
     @classmethod
@@ -502,6 +505,8 @@ class Config(_Strict):
     entities: dict[str, Entity] = {}
     topics: tuple[Topic, ...]
     digests: tuple[Digest, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    alerts: tuple[Alert, ...] = ()
 
     @field_validator("feeds", "topics")
     @classmethod
@@ -540,14 +545,12 @@ class Config(_Strict):
                     problems.append((("digests", i, "topics", j), "unknown_topic", f"unknown topic {topic!r} (known: {known})"))
         if self.digests and self.settings.mail is None:
             problems.append((("settings",), "missing_mail", "digests need a settings.mail section (sender, transport)"))
-        if problems:
-            raise ValidationError.from_exception_data(
-                "Config",
-                [
-                    InitErrorDetails(type=PydanticCustomError(kind, "{problem}", {"problem": message}), loc=loc, input=None)
-                    for loc, kind, message in problems
-                ],
-            )
+        _raise_problems(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _alerts_consistent(self) -> Config:
+        _raise_problems(alert_problems(self.topics, self.channels, self.alerts, self.settings.mail is not None))
         return self
 
     def digest(self, name: str) -> Digest:
@@ -566,6 +569,18 @@ class Config(_Strict):
     def prefect_home(self) -> Path:
         """Where the local Prefect server keeps its state: settings.prefect.home or prefect/ beside the database."""
         return self.settings.prefect.home or self.settings.database.parent / "prefect"
+
+
+def _raise_problems(problems: list[tuple[tuple[Any, ...], str, str]]) -> None:
+    """Raise (location, kind, message) problems as one pydantic ValidationError, if any."""
+    if problems:
+        raise ValidationError.from_exception_data(
+            "Config",
+            [
+                InitErrorDetails(type=PydanticCustomError(kind, "{problem}", {"problem": message}), loc=loc, input=None)
+                for loc, kind, message in problems
+            ],
+        )
 
 
 def resolve_sources_path(path: Path | None = None) -> Path:
@@ -677,7 +692,7 @@ def _is_pydantic_tag(part: Any) -> bool:
 
 def _item_name(data: dict, loc: tuple[Any, ...]) -> str | None:
     """For errors inside feeds[i] / topics[i], the item's name, to help the operator."""
-    if len(loc) >= 2 and loc[0] in ("feeds", "topics", "digests") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("feeds", "topics", "digests", "channels", "alerts") and isinstance(loc[1], int):
         items = data.get(loc[0]) or []
         if loc[1] < len(items) and isinstance(items[loc[1]], dict):
             name = items[loc[1]].get("name")

@@ -12,7 +12,8 @@ that it prints before the error's own message (see ``newswatch.cli``). Hierarchy
     ├── FetchError                 1  a URL could not be fetched within the limits
     │   ├── BlockedAddress         1  a URL or address refused by the SSRF policy
     │   └── TransientFeedError     1  a feed failed in a way worth retrying (carries the fetch)
-    ├── DeliveryError              3  a digest could not be delivered
+    ├── DeliveryError              3  a digest or alert could not be delivered
+    │   └── MissingSecret          3  a password or channel URL named in sources.yaml cannot be read
     ├── PrefectServerError         6  the local Prefect server could not be started
     └── SemanticUnavailable        1  semantic matching without the ``semantic`` extra (also RuntimeError)
 
@@ -124,6 +125,12 @@ class PrefectServerError(NewswatchError):
 
     exit_code = 6
     summary = "Prefect API unavailable"
+
+
+class MissingSecret(DeliveryError):
+    """A secret named in the configuration (environment variable, Prefect Secret block) cannot be read."""
+
+    summary = "Secret not available"
 
 
 class SemanticUnavailable(NewswatchError, RuntimeError):

@@ -276,3 +276,10 @@ class IngestStats:
     matches: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+# Columns of an export row (``newswatch export``), in file order: one row per (article, topic) match.
+EXPORT_COLUMNS = (
+    "story_id", "story_size", "topic", "score", "title", "outlet", "url", "language", "published",
+    "found", "matched_terms", "also_reported_by", "article_id",
+)
