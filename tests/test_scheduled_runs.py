@@ -198,7 +198,7 @@ def _healthy(api_url: str) -> bool:
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory) -> Iterator[dict[str, Stack]]:
     """Both set-ups, started at once; every process stopped at the end."""
-    http = HTTPServer(host="127.0.0.1", port=0)
+    http = HTTPServer(host="127.0.0.1", port=0, threaded=True)  # a waiting page must not hold up the others
     http.start()
     site = NewsSite(http)
     slow_page = threading.Event()
@@ -284,6 +284,7 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
     assert len(running) == 1, running
     tree = descendants(serve.pid)
     assert stop(serve) == 0, stack.log("serve")
+    stack.stuck_page.set()
     output = stack.log("serve")
     assert "Traceback" not in output and "Warning" not in output, output
     wait_for(lambda: not alive(tree), "every process of serve to end", deadline=60, every=0.5)
