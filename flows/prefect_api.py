@@ -31,7 +31,6 @@ from pathlib import Path
 import httpx
 
 from newswatch.errors import PrefectServerError
-from newswatch.lifeline import die_with_parent
 from newswatch.prefect_env import UI_ENV
 
 log = logging.getLogger("newswatch.prefect")
@@ -107,15 +106,22 @@ class LocalServer:
         import prefect  # only to locate the package; its import is paid by the flows anyway
 
         self.home.mkdir(parents=True, exist_ok=True)
+        # uvicorn, run by a bootstrap that first asks to die with this process (no preexec_fn:
+        # that is unsafe in a process with threads, and restarts come from the supervisor thread)
+        bootstrap = (
+            "import runpy, sys; from newswatch.lifeline import die_with_parent; "
+            f"die_with_parent(parent={os.getpid()}); sys.argv[0] = 'uvicorn'; "
+            "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)"
+        )
         command = [
-            sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent),
+            sys.executable, "-c", bootstrap, "--app-dir", str(Path(prefect.__file__).parent.parent),
             "--factory", "prefect.server.api.server:create_app", "--host", self.host,
             "--port", str(self.port), "--log-level", "warning", "--lifespan", "on",
         ]
         with open(self.home / "server.log", "ab") as log_file:
             self.process = subprocess.Popen(
                 command, env=self.environment(), stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+                stderr=subprocess.STDOUT,
             )
         self._wait_healthy()
 
@@ -156,6 +162,7 @@ class SupervisedServer:
 
     server: LocalServer
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def state_file(self) -> Path:
@@ -193,20 +200,24 @@ class SupervisedServer:
                       process.returncode if process else "?", delay)
             if self._stopping.wait(delay):
                 return
-            try:
-                self.server.start()
-                self._advertise()
-                log.warning("the local Prefect server is back at %s", self.server.api_url)
-                delay = 1.0
-            except PrefectServerError as err:
-                log.error("%s", err)
-                delay = min(delay * 2, 60.0)
+            with self._lock:  # stop() waits for a restart in progress, then stops what it started
+                if self._stopping.is_set():
+                    return
+                try:
+                    self.server.start()
+                    self._advertise()
+                    log.warning("the local Prefect server is back at %s", self.server.api_url)
+                    delay = 1.0
+                except PrefectServerError as err:
+                    log.error("%s", err)
+                    delay = min(delay * 2, 60.0)
 
     def stop(self) -> None:
         """Stop watching, withdraw ``server.json`` and stop the server."""
         self._stopping.set()
-        self.state_file.unlink(missing_ok=True)
-        self.server.stop()
+        with self._lock:
+            self.state_file.unlink(missing_ok=True)
+            self.server.stop()
 
 
 def running_server(home: Path) -> str | None:
@@ -214,6 +225,8 @@ def running_server(home: Path) -> str | None:
     try:
         state = json.loads((home / STATE_FILE).read_text())
         os.kill(int(state["owner"]), 0)
+    except PermissionError:  # serve runs as another user (a systemd service): it is alive
+        pass
     except (OSError, ValueError, KeyError, TypeError):
         return None
     url = state.get("api_url")

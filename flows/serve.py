@@ -68,11 +68,18 @@ def _graceful_runner(name: str):
     from prefect.runner import Runner
 
     class GracefulRunner(Runner):
+        stop_task: asyncio.Task | None = None
+
         def handle_sigterm(self, *args: object) -> None:
+            if self.stop_task is not None:  # a second SIGTERM: already stopping
+                return
             self._logger.info("SIGTERM received: cancelling runs in flight, then stopping")
             if self._loop is None or not self.started:
                 raise SystemExit(0)
-            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self.astop()))
+            self._loop.call_soon_threadsafe(self._stop_soon)
+
+        def _stop_soon(self) -> None:
+            self.stop_task = self._loop.create_task(self.astop())
 
     return GracefulRunner(name=name)
 
@@ -89,7 +96,7 @@ def serve_forever(config: Config, sources: Path, database: Path | None) -> None:
         log.info("Prefect UI and run history: %s (state in %s)", supervised.server.ui_url, config.prefect_home)
     else:
         log.info("using the Prefect API at %s", url)
-    os.environ[ENV_FLAG] = "1"  # flow-run processes die with this one
+    os.environ[ENV_FLAG] = str(os.getpid())  # flow-run processes die with this one
     # a run that does not end within Prefect's grace after SIGTERM is killed; the resource
     # tracker of its parser pool then reports the pool's semaphores, which the system frees
     os.environ["PYTHONWARNINGS"] = ",".join(

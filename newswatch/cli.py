@@ -54,7 +54,7 @@ def report_error(error: NewswatchError) -> None:
 EXIT_SOME_FEEDS, EXIT_ALL_FEEDS = 4, 5
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 storage error (database locked, unwritable, disk full) or other error;"
-    " 2 invalid configuration or usage; 3 a digest could not be delivered; 4 some feeds failed"
+    " 2 invalid configuration or usage; 3 a digest or alert could not be delivered; 4 some feeds failed"
     " (the rest was stored); 5 every feed failed; 6 no Prefect API (the local server did not start)."
 )
 
@@ -113,14 +113,14 @@ def _global_options(
 
 SourcesOpt = Annotated[
     Path | None,
-    typer.Option("--sources", "-s", envvar="NEWSWATCH_SOURCES", help="sources file [default: ./sources.yaml]"),
+    typer.Option("--sources", "-s", envvar="NEWSWATCH_SOURCES", help="sources file \\[default: ./sources.yaml]"),
 ]
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", envvar="NEWSWATCH_DB", help="DuckDB file [default: settings.database]"),
+    typer.Option("--db", envvar="NEWSWATCH_DB", help="DuckDB file \\[default: settings.database]"),
 ]
-HoursOpt = Annotated[float | None, typer.Option(help="report window in hours [default settings.report.window_hours]")]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [default settings.report.output_dir]")]
+HoursOpt = Annotated[float | None, typer.Option(help="report window in hours \\[default settings.report.window_hours]")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder \\[default settings.report.output_dir]")]
 
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
@@ -253,9 +253,9 @@ def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 
 @digest_app.command("send")
 def digest_send(
-    names: Annotated[list[str] | None, typer.Argument(help="digests to send [default: all]")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="digests to send \\[default: all]")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="write .eml/.html files instead; record nothing")] = False,
-    outbox: Annotated[Path | None, typer.Option(help="folder for --dry-run files [default: settings.mail.outbox_dir]")] = None,
+    outbox: Annotated[Path | None, typer.Option(help="folder for --dry-run files \\[default: settings.mail.outbox_dir]")] = None,
     sources: SourcesOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -305,7 +305,7 @@ def _digest_sender(config: Config, path: Path, dry_run_dir: Path | None) -> Iter
 
 @digest_app.command("history")
 def digest_history(
-    name: Annotated[str | None, typer.Argument(help="one digest [default: all]")] = None,
+    name: Annotated[str | None, typer.Argument(help="one digest \\[default: all]")] = None,
     limit: Annotated[int, typer.Option(help="messages shown")] = 20,
     sources: SourcesOpt = None,
     db: DbOpt = None,
@@ -372,9 +372,9 @@ def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], source
 @app.command()
 def export(
     out_file: Annotated[Path, typer.Option("--out", help="file to write (.csv, .jsonl, .parquet)")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet [default: from --out]")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet \\[default: from --out]")] = None,
     since: Annotated[datetime | None, typer.Option(help="window start (ISO date/time, UTC unless given)")] = None,
-    until: Annotated[datetime | None, typer.Option(help="window end [default: now]")] = None,
+    until: Annotated[datetime | None, typer.Option(help="window end \\[default: now]")] = None,
     hours: Annotated[float | None, typer.Option(help="the last N hours (instead of --since)")] = None,
     topic: Annotated[list[str] | None, typer.Option(help="only this topic (repeatable)")] = None,
     sources: SourcesOpt = None,
@@ -426,7 +426,8 @@ def alerts_send(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     from flows import configured
     from newswatch.alerts import run_alerts
 
-    with configured(sources, db) as (config, database):
+    config, _ = _load(sources, db)
+    with _blocks_api(config), configured(sources, db) as (config, database):
         run = run_alerts(config, database)
     for outcome in run.outcomes:
         status = f"[red]failed:[/] {outcome.error}" if outcome.error else "ok"
@@ -449,13 +450,25 @@ def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], so
         err.print(f"no channel named {channel!r} (known: {', '.join(c.name for c in config.channels) or 'none'})",
                   highlight=False, markup=False)
         raise typer.Exit(2)
-    opened = open_channel(found[0], config.settings.mail)  # MissingSecret: exit 3
+    with _blocks_api(config):
+        opened = open_channel(found[0], config.settings.mail)  # MissingSecret: exit 3
     text = AlertText("[newswatch] test", f"Test message from newswatch to channel {channel}.")
     message_id = opened.new_message_id("test")
     delivery = opened.deliver(opened.encode(text, message_id, now()), message_id)
     if delivery.outcome is not Outcome.SENT:
         raise DeliveryError(f"channel {channel}: {delivery.detail}")
     out.print(f"{channel}: test message delivered")
+
+
+@contextmanager
+def _blocks_api(config: Config) -> Iterator[None]:
+    """The Prefect API (as for flows) when a channel's URL is in a Prefect Secret block, so that
+    the block is read where ``serve`` and the flows read it; otherwise nothing."""
+    if any(channel.url_block for channel in config.channels):
+        with _prefect_api(config):
+            yield
+    else:
+        yield
 
 
 def main() -> None:

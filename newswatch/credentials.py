@@ -20,8 +20,8 @@ def resolve_secret(env: str | None, block: str | None, what: str) -> str | None:
 
         try:
             return Secret.load(block).get()
-        except ValueError as err:
-            raise MissingSecret(f"cannot load Prefect Secret block {block!r}: {err}") from None
+        except Exception as err:  # not found, API unreachable, HTTP error: all a missing secret here
+            raise MissingSecret(f"cannot load Prefect Secret block {block!r}: {type(err).__name__}: {err}") from None
     if env:
         raise MissingSecret(f"{what}: environment variable {env} is not set")
     return None

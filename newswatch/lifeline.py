@@ -20,18 +20,18 @@ import time
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 ENV_FLAG = "NEWSWATCH_DIE_WITH_PARENT"
-"""Set by ``newswatch serve`` for the flow-run processes that Prefect starts for it."""
+"""Set by ``newswatch serve`` to its process id, for the flow-run processes Prefect starts for it."""
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> bool:
     """Have this process receive ``sig`` when its parent dies; False where unsupported.
 
-    Safe in a ``preexec_fn`` (between fork and exec) and at any later point; if the parent
-    is already gone, the signal is sent at once.
+    ``parent`` is the process id the parent is expected to have (default: the current one);
+    if the parent is already gone, the signal is sent at once.
     """
     if _LIBC is None:
         return False
-    parent = os.getppid()
+    parent = parent or os.getppid()
     if _LIBC.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
         return False
     if os.getppid() != parent:  # the parent died before prctl took effect
@@ -41,8 +41,9 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
 
 def die_with_parent_if_asked() -> None:
     """:func:`die_with_parent` when the environment asks for it (``NEWSWATCH_DIE_WITH_PARENT``)."""
-    if os.environ.get(ENV_FLAG) == "1":
-        die_with_parent()
+    parent = os.environ.get(ENV_FLAG, "")
+    if parent.isdigit():
+        die_with_parent(parent=int(parent))
 
 
 def exit_with(pid: int) -> None:
@@ -68,6 +69,7 @@ def exit_with(pid: int) -> None:
 
 
 def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (owned by this user or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

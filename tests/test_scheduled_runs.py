@@ -267,21 +267,20 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
     check_scheduled_work(stack)
 
     # a command run by hand while serve runs uses serve's Prefect server (no start of its own)
+    # (a start of its own would fail: it is given no time for it)
     reported = subprocess.run([sys.executable, "-m", "newswatch", "report", "--sources", str(stack.sources)],
-                              env=client_env(stack.tmp), cwd=stack.tmp, capture_output=True, text=True,
-                              timeout=DEADLINE)
+                              env=client_env(stack.tmp, NEWSWATCH_PREFECT_STARTUP_TIMEOUT="0.01"), cwd=stack.tmp,
+                              capture_output=True, text=True, timeout=DEADLINE)
     assert reported.returncode == 0, reported.stderr
-    assert [run for run in flow_runs(stack.api_url, "report-scheduled") if not run["auto_scheduled"]] == []
     by_hand = httpx.post(f"{stack.api_url}/flow_runs/filter", timeout=30,
                          json={"flows": {"name": {"any_": ["report"]}}}).json()
     assert any(run["deployment_id"] is None for run in by_hand), "the hand-run report is in serve's history"
 
     # SIGTERM with an ingest in flight: it is cancelled (and recorded so), serve exits 0, nothing remains
     stack.site.add_feed(f"/{stack.name}/rss.xml", [CSTO_EN, WINE, STUCK_PAGE])
-    stuck_at = datetime.now(UTC)
     wait_for(stack.stuck_asked.is_set, "serve: an ingest waiting on a page")
-    running = [run for run in flow_runs(stack.api_url, "ingest-scheduled", "RUNNING") if started_after(run, stuck_at)]
-    assert len(running) == 1, running
+    running = flow_runs(stack.api_url, "ingest-scheduled", "RUNNING")
+    assert len(running) == 1, running  # one ingest at a time: the one waiting on the page
     tree = descendants(serve.pid)
     assert stop(serve) == 0, stack.log("serve")
     stack.stuck_page.set()
