@@ -30,6 +30,7 @@ from typing import TypeVar
 from newswatch.config import ExtractSettings
 from newswatch.errors import FetchError
 from newswatch.feeds import parse_feed
+from newswatch.lifeline import exit_with
 from newswatch.pages import Parse, ParsedPage, parse_page
 
 F = TypeVar("F", bound=Callable)
@@ -64,9 +65,18 @@ def _executor(workers: int, limits: ParseLimits) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
     # imported by the forkserver when it starts, so that every worker starts warm
     context.set_forkserver_preload([parse_page.__module__, parse_feed.__module__])
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_memory, initargs=(limits.memory_mb,))
+    executor = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), limits.memory_mb)
+    )
     executor.submit(int).result()  # the forkserver and a worker are up before any call is timed
     return executor
+
+
+def _start_worker(parent: int, memory_mb: int) -> None:
+    """Worker initializer: a worker never outlives this process, even when it is killed with
+    kill -9, and never takes more than ``memory_mb`` beyond its size at start."""
+    exit_with(parent)
+    _limit_memory(memory_mb)
 
 
 def _kill(executor: ProcessPoolExecutor) -> None:
