@@ -152,5 +152,6 @@ class IngestStats:
     clustered: int = 0
     matched_articles: int = 0
     matches: int = 0
+    indexed: int = 0  # articles added to the search index
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)

@@ -145,8 +145,10 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
         stats.extracted += sum(r.status == "extracted" for r in results)
         stats.summary_only += sum(r.status == "summary_only" for r in results)
         _match(db, matcher, batch_size, stats)  # while the next batches are fetched and parsed
+        stats.indexed += db.update_search_index(batch_size)
     stats.clustered = cluster_stored(db, clusterer, max_attempts)  # in large batches: fewer queries
     _match(db, matcher, batch_size, stats)  # what earlier runs left, or all after a topic change
+    stats.indexed += db.update_search_index()  # what earlier runs left (all, after an upgrade)
     log.info(
         "ingest: %d feeds ok, %d unchanged, %d failed, %d skipped; %d new articles; %d extracted,"
         " %d summary-only; %d clustered; %d articles matched (%d matches)",

@@ -24,7 +24,7 @@ from newswatch.models import (
     Snippet,
     TopicMatch,
 )
-from storage import clusters
+from storage import clusters, search_index
 from storage.bulk import rows_relation
 
 _NEW_ARTICLE_COLUMNS = (
@@ -396,6 +396,22 @@ class Database:
     def cluster_summaries(self, article_ids: Sequence[str]) -> list[clusters.ClusterSummary]:
         """The story clusters of these articles (lead, outlets, size)."""
         return list(clusters.cluster_summaries(self.con, article_ids).values())
+
+    # -- search index ---------------------------------------------------------------------
+
+    def update_search_index(self, batch_size: int = 1000) -> int:
+        """Index every article extracted since the last call, ``batch_size`` per segment (one
+        transaction each), then merge segments; return how many articles were indexed."""
+        indexed = 0
+        while True:
+            with self.transaction():
+                count = search_index.index_pending(self.con, batch_size)
+            indexed += count
+            while segments := search_index.mergeable(self.con):
+                with self.transaction():
+                    search_index.merge(self.con, segments)
+            if count < batch_size:
+                return indexed
 
     # -- reading --------------------------------------------------------------------------
 
