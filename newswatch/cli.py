@@ -24,6 +24,8 @@ sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_hel
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+feedback_app = typer.Typer(help="Relevance feedback: not relevant, missed, list.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 PIPED_WIDTH = 200
 
 
@@ -246,11 +248,15 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     path = config.settings.database
     known: dict[str, FeedHealth] = {}
     if path.exists():
+        from storage.snapshot import open_reader
+
         try:
-            with open_database(path, read_only=True) as database:
+            with open_reader(path) as (database, freshness):
                 known = database.feed_health()
         except StorageError as error:
             _storage_failed(error)
+        if freshness.snapshot:
+            err.print(freshness.describe(), highlight=False)
     at = now()
     settings = config.settings.health
     table = Table("feed", "state", "failures", "last success", "last error", "next fetch")
@@ -279,6 +285,121 @@ def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], source
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
         raise typer.Exit(1)
     out.print(f"{name}: health reset; the next run fetches it")
+
+
+DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD or an ISO time (UTC unless it says otherwise)")]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="a query in the topic query language (docs/queries.md)")],
+    since: DateOpt = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD (that whole day included) or an ISO time")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="language code; repeat for several")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="feed name; repeat for several")] = None,
+    topic: Annotated[str | None, typer.Option(help="only articles this topic matched")] = None,
+    sort: Annotated[str, typer.Option(help="relevance or newest")] = "relevance",
+    limit: Annotated[int, typer.Option(help="stories shown")] = 20,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Search stored articles; one row per story, with the outlets that carried it."""
+    from newswatch import search_output
+    from newswatch.search import SearchError
+
+    config, _ = _load(sources, db)
+    try:
+        text = search_output.run(config, query, since, until, lang or [], source or [], topic, sort, limit, output)
+    except SearchError as error:
+        err.print(f"[bold red]Invalid search:[/] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    except StorageError as error:
+        _storage_failed(error)
+    print(text, end="")
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="address to listen on; other than loopback needs NEWSWATCH_WEB_TOKEN or NEWSWATCH_WEB_USER/PASSWORD")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8765,
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Serve the analyst's workspace: topics, stories, search, feed health, feedback."""
+    from newswatch.web.server import WebSetupError, serve
+
+    config, path = _load(sources, db)
+    try:
+        serve(config, path, host, port)
+    except WebSetupError as error:
+        err.print(f"[bold red]Not started:[/] {error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _feedback(kind: str, topic: str, article: str, note: str, sources: Path | None, db: Path | None) -> None:
+    from storage.feedback import record
+
+    config, _ = _load(sources, db)
+    if topic not in {t.name for t in config.topics}:
+        err.print(f"unknown topic {topic!r} (topics: {', '.join(t.name for t in config.topics)})",
+                  highlight=False, markup=False)
+        raise typer.Exit(2)
+    try:
+        item, stored = record(config.settings.database, kind, topic, article, note)
+    except ValueError as error:
+        err.print(str(error), highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    except StorageError as error:
+        _storage_failed(error)
+    where = "stored" if stored else "queued (a run is writing the database; the next writer stores it)"
+    out.print(f"{kind.replace('_', ' ')}: {topic} / {item.url or item.article_id}: {where}", highlight=False, markup=False)
+
+
+TopicArg = Annotated[str, typer.Argument(help="topic name")]
+NoteOpt = Annotated[str, typer.Option(help="why (free text)")]
+
+
+@feedback_app.command("not-relevant")
+def feedback_not_relevant(
+    topic: TopicArg, article: Annotated[str, typer.Argument(help="stored article: id or URL")],
+    note: NoteOpt = "", sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Record that the topic should not have matched this article."""
+    _feedback("not_relevant", topic, article, note, sources, db)
+
+
+@feedback_app.command("missed")
+def feedback_missed(
+    topic: TopicArg, article: Annotated[str, typer.Argument(help="article URL (stored or not) or stored id")],
+    note: NoteOpt = "", sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Record that the topic should have matched this article."""
+    _feedback("missed", topic, article, note, sources, db)
+
+
+@feedback_app.command("list")
+def feedback_list(
+    topic: Annotated[str | None, typer.Argument(help="one topic [default: all]")] = None,
+    sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Feedback recorded (and queued), newest first."""
+    from storage.feedback import listing, queued
+    from storage.snapshot import open_reader
+
+    config, _ = _load(sources, db)
+    path = config.settings.database
+    try:
+        with open_reader(path) as (database, _fresh):
+            items = [(f, "stored") for f in listing(database, topic)]
+    except StorageError as error:
+        _storage_failed(error)
+    items = [(f, "queued") for f in queued(path) if topic in (None, f.topic)] + items
+    table = Table("when", "kind", "topic", "article", "note", "state")
+    for item, state in items:
+        table.add_row(format_time(item.created_at), item.kind.replace("_", " "), item.topic,
+                      item.url or item.article_id, item.note, state)
+    out.print(table)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ from newswatch.parse_pool import in_pool, parser
 from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
 from storage.db import Database, now
+from storage.feedback import drain_queue
+from storage.snapshot import Publisher
 
 log = logging.getLogger("newswatch.pipeline")
 T = TypeVar("T")
@@ -121,6 +123,8 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     stats = IngestStats()
     feeds = config.enabled_feeds
     db.sync_feeds((feed.name, feed.url) for feed in feeds)
+    if db.path:
+        drain_queue(db)  # feedback given while the database was being written
     states = db.feed_states()
     by_name = {feed.name: feed for feed in feeds}
     stats.skipped = feeds_to_skip(db, config)
@@ -140,15 +144,20 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     clusterer = StoryClusterer(config.settings.clusters)
     matcher = compile_topics(config.topics, config.entities)
     batch_size, max_attempts = config.settings.extract.batch_size, config.settings.extract.max_attempts
+    publisher = Publisher(db) if db.path else None  # readers' snapshot (storage.snapshot)
     for results in stages.extract_batches(chunks(pending, batch_size), http):
         db.store_extracted(results)
         stats.extracted += sum(r.status == "extracted" for r in results)
         stats.summary_only += sum(r.status == "summary_only" for r in results)
         _match(db, matcher, batch_size, stats)  # while the next batches are fetched and parsed
         stats.indexed += db.update_search_index(batch_size)
+        if publisher:
+            publisher.maybe()
     stats.clustered = cluster_stored(db, clusterer, max_attempts)  # in large batches: fewer queries
     _match(db, matcher, batch_size, stats)  # what earlier runs left, or all after a topic change
     stats.indexed += db.update_search_index()  # what earlier runs left (all, after an upgrade)
+    if publisher:
+        publisher.now()
     log.info(
         "ingest: %d feeds ok, %d unchanged, %d failed, %d skipped; %d new articles; %d extracted,"
         " %d summary-only; %d clustered; %d articles matched (%d matches)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -516,6 +517,23 @@ _ENVIRONMENT_ERRORS = (
 )
 
 
+READER_GRACE = 10.0  # seconds a writer waits at least for readers that have the file open
+
+
+def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    """Connect to ``path``. Readers (storage.snapshot.open_reader) hold the file open for a
+    moment at a time, which locks writers out: a writer retries for ``lock_timeout`` seconds,
+    and at least :data:`READER_GRACE`."""
+    deadline = time.monotonic() + max(lock_timeout, READER_GRACE)
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as err:
+            if read_only or "lock" not in str(err).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def open_database(
     path: Path, read_only: bool = False, lock_timeout: float = 0
@@ -545,7 +563,7 @@ def open_database(
             ) from err
     try:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = _connect(path, read_only, lock_timeout)
         except duckdb.Error as err:
             busy = " (a newswatch run is writing it; try again when it finishes)" if "lock" in str(err).lower() else ""
             raise StorageError(f"cannot open database {path}{busy}: {err}") from err
