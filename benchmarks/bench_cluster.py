@@ -33,7 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from newswatch.cluster import ClusterInput, ClusterSettings, StoryClusterer  # noqa: E402
+from newswatch.cluster import StoryClusterer  # noqa: E402
+from newswatch.config import ClusterSettings  # noqa: E402
+from newswatch.models import ClusterInput  # noqa: E402
+from storage.clusters import ClusterTables  # noqa: E402
 
 MIGRATION = ROOT / "storage" / "migrations" / "003_clusters.sql"
 VOCABULARY = 40_000
@@ -131,7 +134,7 @@ def run(n: int, batch: int, per_day: int, copy_share: float, db: Path) -> dict:
         truth.update((article.id, story) for article, story in items)
         start, start_cpu = time.perf_counter(), time.process_time()
         con.execute("BEGIN TRANSACTION")
-        assigned.update(clusterer.assign(con, articles))
+        assigned.update(clusterer.assign(ClusterTables(con), articles))
         con.execute("COMMIT")
         took = time.perf_counter() - start
         elapsed += took

@@ -30,7 +30,7 @@ from newswatch.config import Topic  # noqa: E402
 from newswatch.language import detect_language  # noqa: E402
 from newswatch.match import compile_topics  # noqa: E402
 from newswatch.semantic import available as semantic_available  # noqa: E402
-from newswatch.textnorm import words  # noqa: E402
+from newswatch.text import words  # noqa: E402
 
 
 def corpus(n: int, per_article: int = 6) -> list[tuple[str, str, str | None]]:

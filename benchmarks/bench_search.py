@@ -45,9 +45,9 @@ from labelled.data import load_articles, load_watchlist  # noqa: E402
 
 from newswatch.config import Topic  # noqa: E402
 from newswatch.match import compile_topics  # noqa: E402
-from newswatch.search import SearchFilters, search  # noqa: E402
-from newswatch.textnorm import words  # noqa: E402
-from storage import search_index  # noqa: E402
+from newswatch.models import SearchFilters  # noqa: E402
+from newswatch.search import index_postings, search  # noqa: E402
+from newswatch.text import words  # noqa: E402
 from storage.bulk import rows_relation  # noqa: E402
 from storage.db import open_database  # noqa: E402
 
@@ -176,7 +176,7 @@ def build(db, n: int, batch: int) -> dict:
     generated = time.perf_counter() - generated
     before = file_size(db)
     wall, cpu0 = time.perf_counter(), cpu()
-    while db.update_search_index(batch) == batch:
+    while db.update_search_index(index_postings, batch) == batch:
         pass
     wall, used = time.perf_counter() - wall, cpu() - cpu0
     after = file_size(db)
@@ -189,7 +189,7 @@ def one_more_batch(db, n: int, batch: int) -> float:
     """Seconds to index one more batch into the full index (what each ingest batch costs)."""
     store(db, [(f"x{n:08d}{k:05d}", *rest[1:]) for k, rest in enumerate(articles(batch, seed=99))])
     t0 = time.perf_counter()
-    db.update_search_index(batch)
+    db.update_search_index(index_postings, batch)
     return time.perf_counter() - t0
 
 
@@ -248,7 +248,7 @@ def main() -> None:
             filters = filters_for(kind, end)
             times = []
             for _ in range(args.repeats):
-                found = search(db.con, query, entities, filters)
+                found = search(db, query, entities, filters)
                 times.append(found.seconds)
             results.append({"query": query, "filters": kind, "median_ms": statistics.median(times) * 1000,
                             "max_ms": max(times) * 1000, "matches": found.total, "exact": found.exact,
@@ -263,7 +263,7 @@ def main() -> None:
                           "scaled": scanned < total, "scan_matches": matches,
                           "same_matches": (matches == r["matches"]) if scanned == total and r["exact"] else None,
                           "scan_over_search": scaled * 1000 / r["median_ms"]})
-        index = search_index.stats(db.con)
+        index = db.search_index_stats()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     summary = {"n": args.n, "batch": args.batch, "build": {**saved, "one_more_batch_s": extra}, "index": index,
                "p50_ms": p(0.5), "p95_ms": p(0.95), "max_ms": latencies[-1], "queries": results, "scans": scans,

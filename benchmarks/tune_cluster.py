@@ -18,7 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cluster_testset import load_testset, pair_scores  # noqa: E402
 
-from newswatch.cluster import ClusterSettings, StoryClusterer, shingle_hashes, words  # noqa: E402
+from newswatch.cluster import StoryClusterer, shingle_hashes  # noqa: E402
+from newswatch.config import ClusterSettings  # noqa: E402
+from newswatch.text import folded_words  # noqa: E402
+from storage.clusters import ClusterTables  # noqa: E402
 
 MIGRATION = Path(__file__).resolve().parents[1] / "storage" / "migrations" / "003_clusters.sql"
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
@@ -33,7 +36,7 @@ def run(settings: ClusterSettings, batch: int) -> tuple[float, float]:
     clusterer = StoryClusterer(settings)
     assigned: dict[str, str] = {}
     for start in range(0, len(items), batch):
-        assigned |= clusterer.assign(con, [i.article for i in items[start : start + batch]])
+        assigned |= clusterer.assign(ClusterTables(con), [i.article for i in items[start : start + batch]])
     scores = pair_scores({i.article.id: i.story for i in items}, assigned, list(assigned))
     return scores.precision, scores.recall
 
@@ -41,7 +44,7 @@ def run(settings: ClusterSettings, batch: int) -> tuple[float, float]:
 def margins(size: int) -> tuple[float, float]:
     """(weakest same-story pair, strongest different-story pair) exact Jaccard."""
     items = load_testset()
-    sets = {i.article.id: set(shingle_hashes(words(i.article.text), size).tolist()) for i in items}
+    sets = {i.article.id: set(shingle_hashes(folded_words(i.article.text), size).tolist()) for i in items}
     story = {i.article.id: i.story for i in items}
     same, different = 1.0, 0.0
     for a, b in combinations(sets, 2):

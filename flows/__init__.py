@@ -1,11 +1,49 @@
-"""Prefect flows over the plain pipeline functions in :mod:`newswatch.pipeline`."""
+"""Prefect flows over the plain pipeline functions in :mod:`newswatch.pipeline`.
+
+Importing this package changes nothing. Prefect reads its settings when it is imported, so an
+entry point that runs flows in its own process calls
+:func:`newswatch.prefect_env.configure_prefect` before importing a flow module (the CLI does);
+every flow body calls :func:`configure_logging` first, which also covers runs on a worker.
+"""
+
+from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from newswatch.prefect_env import configure_prefect
+from newswatch.config import Config, load_config
+from newswatch.errors import TransientFeedError
+from storage.db import Database, open_database
 
-configure_prefect()
-# newswatch's run summaries and per-feed notes are INFO: without a level of its own the
-# logger inherits the root's WARNING, and they never reach the console or the flow-run logs
-if logging.getLogger("newswatch").level == logging.NOTSET:
-    logging.getLogger("newswatch").setLevel(logging.INFO)
+
+class _NoTracebackForFeedErrors(logging.Filter):
+    """A feed that is down is an expected event: log one line, not a Python traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TransientFeedError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def configure_logging() -> None:
+    """Let newswatch's INFO messages through and keep feed failures to one line (idempotent).
+
+    Run summaries and per-feed notes are INFO: without a level of its own the ``newswatch``
+    logger inherits the root's WARNING, and they never reach the console or the flow-run logs.
+    """
+    if logging.getLogger("newswatch").level == logging.NOTSET:
+        logging.getLogger("newswatch").setLevel(logging.INFO)
+    task_runs = logging.getLogger("prefect.task_runs")
+    if not any(isinstance(f, _NoTracebackForFeedErrors) for f in task_runs.filters):
+        task_runs.addFilter(_NoTracebackForFeedErrors())
+
+
+@contextmanager
+def configured(sources: str | Path | None, database: str | Path | None) -> Iterator[tuple[Config, Database]]:
+    """Load the configuration (``database`` overrides its path) and open its database for writing."""
+    config = load_config(Path(sources) if sources else None, Path(database) if database else None)
+    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+        yield config, db

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from newswatch.config import load_config
+from flows import configure_logging, configured
 from newswatch.digest import run_digest
 from newswatch.mail import transport_for
-from storage.db import open_database
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -25,10 +24,10 @@ def digest_flow(
     Fails (and records nothing as sent) when the mail server is unreachable or refuses; the
     next run then sends the same stories.
     """
-    config = load_config(Path(sources), Path(database) if database else None)
-    subscription = config.digest(digest)
-    transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
-    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+    configure_logging()
+    with configured(sources, database) as (config, db):
+        subscription = config.digest(digest)
+        transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
         result = run_digest(
             config, db, subscription, transport, dry_run_dir=Path(dry_run_dir) if dry_run_dir else None
         )

@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
-from newswatch.config import Feed, HttpSettings, RunnerSettings, load_config
-from newswatch.extract import extract_batch
+from flows import configure_logging, configured
+from newswatch.config import Feed, HttpSettings, RunnerSettings
+from newswatch.errors import TransientFeedError
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
+from newswatch.pages import extract_batch
 from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
-from storage.db import open_database
-
-
-class TransientFeedError(Exception):
-    """A feed failed in a way worth retrying; carries the failed fetch for the record."""
-
-    def __init__(self, result: FeedFetch):
-        super().__init__(f"{result.feed_name}: {result.error}")
-        self.result = result
-
-
-class _NoTracebackForFeedErrors(logging.Filter):
-    """A feed that is down is an expected event: log one line, not a Python traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TransientFeedError):
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-logging.getLogger("prefect.task_runs").addFilter(_NoTracebackForFeedErrors())
 
 
 @task(name="fetch-feed", cache_policy=NO_CACHE, task_run_name="fetch {feed.name}")
@@ -124,8 +102,8 @@ class PrefectStages:
 @flow(name="ingest", log_prints=True)
 def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> dict:
     """Fetch every enabled feed, extract new articles, store and match them."""
-    config = load_config(Path(sources), Path(database) if database else None)
-    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+    configure_logging()
+    with configured(sources, database) as (config, db):
         stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))
     get_run_logger().info(
         "%d new articles, %d feeds failed, %d articles matched",

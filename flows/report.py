@@ -6,9 +6,10 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from flows import configure_logging
 from newswatch.config import load_config
 from newswatch.pipeline import report, report_window
-from storage.snapshot import open_reader
+from storage.db import open_reader
 
 
 @flow(name="report")
@@ -19,7 +20,8 @@ def report_flow(
     output_dir: str | None = None,
 ) -> dict:
     """Write the report of the last ``hours`` (default: settings.report.window_hours)."""
-    config = load_config(Path(sources), Path(database) if database else None)
+    configure_logging()
+    config = load_config(Path(sources) if sources else None, Path(database) if database else None)
     start, end = report_window(hours or config.settings.report.window_hours)
     out_dir = Path(output_dir) if output_dir else config.settings.report.output_dir
     # a reader: while an ingest writes the database, the report is made from its snapshot

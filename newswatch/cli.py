@@ -1,25 +1,53 @@
-"""The ``newswatch`` command line."""
+"""The ``newswatch`` command line.
+
+Modules that pull in Prefect, DuckDB or the parsers are imported inside the commands that use
+them, so that ``--help`` and ``sources validate`` stay quick. Every :class:`NewswatchError`
+ends a command in one place (:class:`Commands`): its one-line summary and message on stderr,
+its ``exit_code``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from newswatch.config import Config, ConfigError, load_config, resolve_sources_path
-from newswatch.health import next_fetch
-from newswatch.health import state as health_state
-from newswatch.models import FeedHealth
-from newswatch.render import format_time
-from storage.db import Database, StorageError, now, open_database
+from newswatch.config import Config, load_config, resolve_sources_path
+from newswatch.errors import ConfigError, DeliveryError, FeedbackError, NewswatchError
+from newswatch.prefect_env import configure_prefect
+from newswatch.text import one_line
 
-app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True)
+
+class Commands(TyperGroup):
+    """The command group: a newswatch error ends the command with its exit code and message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewswatchError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+
+
+def report_error(error: NewswatchError) -> None:
+    """Print ``error`` for the operator: its summary and message on one line (a configuration
+    error: one line per problem)."""
+    if isinstance(error, ConfigError):
+        err.print(f"[bold red]{error.summary}[/] ({len(error.problems)} problem(s)):", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {one_line(problem)}", highlight=False, markup=False)
+        return
+    err.print(Text.assemble((f"{error.summary}:", "bold red"), " ", one_line(str(error))), highlight=False)
+
+
+app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True, cls=Commands)
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
@@ -43,10 +71,12 @@ out = _console()
 
 @app.callback()
 def _consoles() -> None:
-    """Create the consoles per invocation, so that they see the current terminal (COLUMNS)."""
+    """Create the consoles per invocation, so that they see the current terminal (COLUMNS);
+    set Prefect's defaults before any command imports it."""
     global err, out
     err = _console(stderr=True)
     out = _console()
+    configure_prefect()
 
 SourcesOpt = Annotated[
     Path | None,
@@ -62,13 +92,7 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [defau
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
     path = resolve_sources_path(sources)
-    try:
-        return load_config(path, db), path
-    except ConfigError as error:
-        err.print(f"[bold red]Invalid configuration[/] ({len(error.problems)} problem(s)):", highlight=False)
-        for problem in error.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+    return load_config(path, db), path
 
 
 def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> None:
@@ -76,27 +100,19 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
     from flows.report import report_flow
 
     database = str(config.settings.database)
-    try:
-        if ingest:
-            stats = ingest_flow(sources=str(sources), database=database)
-            out.print(
-                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
-                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
-                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
-            )
-        if report:
-            result = report_flow(
-                sources=str(sources), database=database, hours=hours,
-                output_dir=str(out_dir) if out_dir else None,
-            )
-            out.print(f"report: {result['matches']} matches -> {result['html']}")
-    except StorageError as error:
-        _storage_failed(error)
-
-
-def _storage_failed(error: StorageError) -> NoReturn:
-    err.print(f"[bold red]Storage error:[/] {error}", highlight=False)
-    raise typer.Exit(1) from None
+    if ingest:
+        stats = ingest_flow(sources=str(sources), database=database)
+        out.print(
+            f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+            f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+            f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
+        )
+    if report:
+        result = report_flow(
+            sources=str(sources), database=database, hours=hours,
+            output_dir=str(out_dir) if out_dir else None,
+        )
+        out.print(f"report: {result['matches']} matches -> {result['html']}")
 
 
 @app.command()
@@ -152,19 +168,19 @@ def sources_list(sources: SourcesOpt = None) -> None:
 @digest_app.command("list")
 def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """List digest subscriptions: schedule, next run, last message sent."""
-    from storage import digests as ledger
+    from flows import configured
+    from storage.db import now
 
-    config, _ = _load(sources, db)
     table = Table("name", "recipients", "topics", "schedule", "next run", "last sent", "unconfirmed")
-    with _open_db(config) as database:
+    with configured(sources, db) as (config, database):
         for digest in config.digests:
-            sent = ledger.last_sent(database, digest.name)
+            sent = database.last_digest_sent(digest.name)
             table.add_row(
                 digest.name, "\n".join(digest.recipients), ", ".join(digest.topics),
                 f"{digest.schedule.cron_expression} ({digest.schedule.timezone})",
                 f"{digest.schedule.next_run(now()):%Y-%m-%d %H:%M %Z}",
                 f"{sent.sent_at:%Y-%m-%d %H:%M UTC} ({sent.listed} stories)" if sent else "never",
-                str(len(ledger.unconfirmed(database, digest.name))),
+                str(len(database.unconfirmed_digests(digest.name))),
             )
     out.print(table)
 
@@ -179,7 +195,6 @@ def digest_send(
 ) -> None:
     """Send digests now (Prefect flow ``digest``); exit 3 if a delivery failed."""
     from flows.digest import digest_flow
-    from newswatch.mail import DeliveryError
 
     config, path = _load(sources, db)
     try:
@@ -202,13 +217,11 @@ def digest_send(
             err.print(f"[bold red]{digest.name}: delivery failed:[/] {error}", highlight=False)
             failed = True
             continue
-        except StorageError as error:
-            _storage_failed(error)
         files = f" -> {', '.join(result['files'])}" if result["files"] else ""
         out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
                   f" {result['omitted']} not shown{files}", highlight=False)
     if failed:
-        raise typer.Exit(3)
+        raise typer.Exit(DeliveryError.exit_code)
 
 
 @digest_app.command("history")
@@ -219,12 +232,11 @@ def digest_history(
     db: DbOpt = None,
 ) -> None:
     """Messages built for digests, newest first: status, Message-ID, counts, errors."""
-    from storage import digests as ledger
+    from flows import configured
 
-    config, _ = _load(sources, db)
     table = Table("id", "digest", "status", "created", "stories", "not shown", "Message-ID", "error")
-    with _open_db(config) as database:
-        for record in ledger.history(database, name, limit):
+    with configured(sources, db) as (_, database):
+        for record in database.digest_history(name, limit):
             table.add_row(
                 str(record.id), record.digest, record.status, f"{record.created_at:%Y-%m-%d %H:%M}",
                 str(record.listed), str(record.omitted), record.message_id, record.error or "",
@@ -232,29 +244,23 @@ def digest_history(
     out.print(table)
 
 
-@contextmanager
-def _open_db(config: Config) -> Iterator[Database]:
-    try:
-        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as database:
-            yield database
-    except StorageError as error:
-        _storage_failed(error)
-
-
 @sources_app.command("status")
 def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Health of every feed: state, failures in a row, last success, last error, next fetch."""
+    from newswatch.health import next_fetch
+    from newswatch.health import state as health_state
+    from newswatch.models import FeedHealth
+    from newswatch.text import format_time
+    from storage.db import now, open_database
+
     config, _ = _load(sources, db)
     path = config.settings.database
     known: dict[str, FeedHealth] = {}
     if path.exists():
-        from storage.snapshot import open_reader
+        from storage.db import open_reader
 
-        try:
-            with open_reader(path) as (database, freshness):
-                known = database.feed_health()
-        except StorageError as error:
-            _storage_failed(error)
+        with open_reader(path) as (database, freshness):
+            known = database.feed_health()
         if freshness.snapshot:
             err.print(freshness.describe(), highlight=False)
     at = now()
@@ -278,8 +284,9 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 @sources_app.command("reset")
 def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
-    config, _ = _load(sources, db)
-    with _open_db(config) as database:
+    from flows import configured
+
+    with configured(sources, db) as (config, database):
         found = database.reset_feed_health(name)
     if not found:
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
@@ -306,17 +313,9 @@ def search(
 ) -> None:
     """Search stored articles; one row per story, with the outlets that carried it."""
     from newswatch import search_output
-    from newswatch.search import SearchError
 
     config, _ = _load(sources, db)
-    try:
-        text = search_output.run(config, query, since, until, lang or [], source or [], topic, sort, limit, output)
-    except SearchError as error:
-        err.print(f"[bold red]Invalid search:[/] {error}", highlight=False)
-        raise typer.Exit(2) from None
-    except StorageError as error:
-        _storage_failed(error)
-    print(text, end="")
+    print(search_output.run(config, query, since, until, lang or [], source or [], topic, sort, limit, output), end="")
 
 
 @app.command()
@@ -327,31 +326,19 @@ def web(
     db: DbOpt = None,
 ) -> None:
     """Serve the analyst's workspace: topics, stories, search, feed health, feedback."""
-    from newswatch.web.server import WebSetupError, serve
+    from newswatch.web.server import serve
 
-    config, path = _load(sources, db)
-    try:
-        serve(config, path, host, port)
-    except WebSetupError as error:
-        err.print(f"[bold red]Not started:[/] {error}", highlight=False)
-        raise typer.Exit(2) from None
+    config, _ = _load(sources, db)
+    serve(config, config.settings.database, host, port)
 
 
 def _feedback(kind: str, topic: str, article: str, note: str, sources: Path | None, db: Path | None) -> None:
-    from storage.feedback import record
+    from newswatch.feedback import record
 
     config, _ = _load(sources, db)
     if topic not in {t.name for t in config.topics}:
-        err.print(f"unknown topic {topic!r} (topics: {', '.join(t.name for t in config.topics)})",
-                  highlight=False, markup=False)
-        raise typer.Exit(2)
-    try:
-        item, stored = record(config.settings.database, kind, topic, article, note)
-    except ValueError as error:
-        err.print(str(error), highlight=False, markup=False)
-        raise typer.Exit(2) from None
-    except StorageError as error:
-        _storage_failed(error)
+        raise FeedbackError(f"unknown topic {topic!r} (topics: {', '.join(t.name for t in config.topics)})")
+    item, stored = record(config.settings.database, kind, topic, article, note)
     where = "stored" if stored else "queued (a run is writing the database; the next writer stores it)"
     out.print(f"{kind.replace('_', ' ')}: {topic} / {item.url or item.article_id}: {where}", highlight=False, markup=False)
 
@@ -384,16 +371,14 @@ def feedback_list(
     sources: SourcesOpt = None, db: DbOpt = None,
 ) -> None:
     """Feedback recorded (and queued), newest first."""
-    from storage.feedback import listing, queued
-    from storage.snapshot import open_reader
+    from newswatch.text import format_time
+    from newswatch.feedback import queued
+    from storage.db import open_reader
 
     config, _ = _load(sources, db)
     path = config.settings.database
-    try:
-        with open_reader(path) as (database, _fresh):
-            items = [(f, "stored") for f in listing(database, topic)]
-    except StorageError as error:
-        _storage_failed(error)
+    with open_reader(path) as (database, _fresh):
+        items = [(f, "stored") for f in database.feedback(topic)]
     items = [(f, "queued") for f in queued(path) if topic in (None, f.topic)] + items
     table = Table("when", "kind", "topic", "article", "note", "state")
     for item, state in items:

@@ -1,7 +1,8 @@
 """Story clusters: one story republished by many outlets is grouped and shown once.
 
 Each article gets a MinHash signature (datasketch) over word shingles of its text. The
-signature is cut into LSH bands whose hashes are stored in DuckDB (``cluster_bands``);
+signature is cut into LSH bands whose hashes are stored (``cluster_bands``, through a
+:class:`ClusterStore`: the database's cluster tables within one transaction);
 a batch of new articles finds its candidates with one query over the recent band rows,
 candidates are verified by the Jaccard similarity estimated from the stored signatures, and
 articles of the batch that match each other are joined with union-find. A new article
@@ -16,25 +17,24 @@ is answered by primary-key index lookups.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
+from typing import Protocol
 
-import duckdb
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import BaseModel, ConfigDict, Field
 from scipy.cluster.hierarchy import DisjointSet
 
-from storage import clusters as store
+from newswatch.config import ClusterSettings
+from newswatch.errors import ClusterParamsError
+from newswatch.models import Candidate, ClusterInput, MemberRow
+from newswatch.text import folded_words
 
-_WORD = re.compile(r"\w+")
 _SEED = 1
 _SCHEME = "affine32"
 # LSH band layout weighted towards recall: every candidate is verified against its stored
@@ -43,39 +43,26 @@ _LSH_WEIGHTS = (0.1, 0.9)
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # odd multiplier (the 64-bit FNV prime)
 
 
-class ClusterSettings(BaseModel):
-    """Tuning of near-duplicate detection (defaults tuned on tests/data/cluster_testset.json)."""
+class ClusterStore(Protocol):
+    """The stored clusters, read and extended within one transaction (``Database.cluster_tables``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    def stored_params(self, params: dict[str, str]) -> dict[str, str]:
+        """Record ``params`` where none are stored yet; return the stored parameters."""
+        ...
 
-    threshold: float = Field(0.5, gt=0.0, le=1.0, description="estimated Jaccard needed to join")
-    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
-    shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")
-    window_days: float = Field(14.0, gt=0.0, description="only articles this close in time match")
-    batch_size: int = Field(500, ge=1, description="articles clustered per transaction")
-    send_updates: bool = Field(
-        False, description="send a story again when it grows after it was sent (digests)"
-    )
+    def memberships(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """Cluster id of each of ``article_ids`` that is already a member."""
+        ...
 
+    def band_candidates(
+        self, queries: Sequence[int], band_keys: Sequence[Sequence[int]], seen_at: Sequence[datetime], window: timedelta
+    ) -> list[Candidate]:
+        """Stored members sharing a band key with a query, seen within ``window`` of it."""
+        ...
 
-@dataclass(frozen=True, slots=True)
-class ClusterInput:
-    """The fields of an article that clustering reads."""
-
-    id: str
-    title: str
-    text: str | None
-    source: str
-    published_at: datetime | None
-
-
-class ClusterParamsError(Exception):
-    """The database holds signatures computed with other settings than the configured ones."""
-
-
-def words(text: str | None) -> list[str]:
-    """Case-folded, NFKC-normalised words (any script) of ``text``."""
-    return _WORD.findall(unicodedata.normalize("NFKC", text or "").casefold())
+    def add_members(self, members: Sequence[MemberRow], clustered_at: datetime) -> None:
+        """Append new members and the LSH band rows of their signatures."""
+        ...
 
 
 def shingle_hashes(tokens: Sequence[str], size: int) -> np.ndarray:
@@ -116,7 +103,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 class StoryClusterer:
-    """Assigns articles to story clusters stored in DuckDB (migration 003_clusters.sql)."""
+    """Assigns articles to story clusters kept in a :class:`ClusterStore`."""
 
     def __init__(
         self,
@@ -157,10 +144,10 @@ class StoryClusterer:
             out[row] = minhash.hashvalues
         return out
 
-    def _stored_banding(self, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    def _stored_banding(self, store: ClusterStore) -> tuple[int, int]:
         """(bands, rows) of the stored band keys; fails if stored signatures are incompatible."""
         wanted = self.params()
-        stored = store.stored_params(con, wanted)
+        stored = store.stored_params(wanted)
         for name in ("signature", "num_perm", "shingle_words"):
             if stored[name] != wanted[name]:
                 raise ClusterParamsError(
@@ -169,31 +156,26 @@ class StoryClusterer:
                 )
         return int(stored["bands"]), int(stored["rows"])
 
-    def assign(
-        self, con: duckdb.DuckDBPyConnection, articles: Sequence[ClusterInput]
-    ) -> dict[str, str]:
-        """Cluster id of every article; new ones are clustered and stored.
+    def assign(self, store: ClusterStore, articles: Sequence[ClusterInput]) -> dict[str, str]:
+        """Cluster id of every article; new ones are clustered and added to ``store``.
 
-        Runs inside the caller's transaction. Articles already clustered keep their cluster,
-        so re-running a batch changes nothing.
+        Articles already clustered keep their cluster, so re-running a batch changes nothing.
         """
         unique: dict[str, ClusterInput] = {}
         for article in articles:
             unique.setdefault(article.id, article)
-        assigned = store.memberships(con, list(unique))
+        assigned = store.memberships(list(unique))
         new = [a for a in unique.values() if a.id not in assigned]
         if new:
-            assigned.update(self._cluster_new(con, new))
+            assigned.update(self._cluster_new(store, new))
         return {a.id: assigned[a.id] for a in articles}
 
-    def _cluster_new(
-        self, con: duckdb.DuckDBPyConnection, new: Sequence[ClusterInput]
-    ) -> dict[str, str]:
+    def _cluster_new(self, store: ClusterStore, new: Sequence[ClusterInput]) -> dict[str, str]:
         now = self._clock()
-        bands, rows = self._stored_banding(con)
+        bands, rows = self._stored_banding(store)
         seen = [min(_utc(a.published_at), now) if a.published_at else now for a in new]
-        body_words = [words(a.text) for a in new]
-        tokens = [body or words(a.title) for body, a in zip(body_words, new, strict=True)]
+        body_words = [folded_words(a.text) for a in new]
+        tokens = [body or folded_words(a.title) for body, a in zip(body_words, new, strict=True)]
         signed = [i for i, t in enumerate(tokens) if t]
         sigs = np.zeros((len(new), self.settings.num_perm), dtype="<u4")
         if signed:
@@ -204,7 +186,7 @@ class StoryClusterer:
         # The best stored cluster each new article matches.
         links: dict[int, tuple[float, str]] = {}
         for cand in store.band_candidates(
-            con, signed, [keys[i] for i in signed], [seen[i] for i in signed], batch.window
+            signed, [keys[i] for i in signed], [seen[i] for i in signed], batch.window
         ):
             sim = batch.similarity(cand.query, np.frombuffer(cand.signature, dtype="<u4"))
             if sim >= self.settings.threshold and (sim, cand.cluster_id) > links.get(
@@ -218,7 +200,7 @@ class StoryClusterer:
             founder = min(subset, key=lambda i: (seen[i], new[i].id))
             cluster_id = best[1] if best else new[founder].id
             members += [
-                store.MemberRow(
+                MemberRow(
                     article_id=new[i].id,
                     cluster_id=cluster_id,
                     source=new[i].source,
@@ -230,7 +212,7 @@ class StoryClusterer:
                 for i in subset
             ]
         members.sort(key=lambda m: (m.seen_at, m.article_id))
-        store.add_members(con, members, now)
+        store.add_members(members, now)
         return {m.article_id: m.cluster_id for m in members}
 
 

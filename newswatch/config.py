@@ -31,20 +31,12 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from newswatch.cluster import ClusterSettings
+from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.netguard import check_allow_entry
-from newswatch.query import QuerySyntaxError, entity_refs, parse_query, parse_term
+from newswatch.query import entity_refs, parse_query, parse_term
 
 DEFAULT_SOURCES = Path("sources.yaml")
 DEFAULT_DATABASE = Path("data/newswatch.duckdb")
-
-
-class ConfigError(Exception):
-    """A configuration file is invalid; ``str(err)`` is meant for the operator."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def _http_url(value: AnyHttpUrl) -> str:
@@ -133,6 +125,19 @@ class ScheduleSettings(_Strict):
     ingest: str = "*/30 * * * *"
     report: str = "0 6 * * *"
     timezone: str = "UTC"
+
+
+class ClusterSettings(_Strict):
+    """Tuning of near-duplicate detection (defaults tuned on tests/data/cluster_testset.json)."""
+
+    threshold: float = Field(0.5, gt=0.0, le=1.0, description="estimated Jaccard needed to join")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
+    shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")
+    window_days: float = Field(14.0, gt=0.0, description="only articles this close in time match")
+    batch_size: int = Field(500, ge=1, description="articles clustered per transaction")
+    send_updates: bool = Field(
+        False, description="send a story again when it grows after it was sent (digests)"
+    )
 
 
 class ReportSettings(_Strict):

@@ -22,9 +22,9 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from newswatch.config import Config, Digest, MailSettings
+from newswatch.errors import DeliveryError
 from newswatch.mail import (
     Delivery,
-    DeliveryError,
     Envelope,
     OutboxTransport,
     Outcome,
@@ -33,10 +33,9 @@ from newswatch.mail import (
     build_message,
     new_message_id,
 )
-from newswatch.models import FeedHealth
+from newswatch.models import FeedHealth, LedgerItem, MatchedArticle, MessageInfo
 from newswatch.render import StoryItem, TopicSection, clusters_by_article, environment, inline_css
-from storage import digests as ledger
-from storage.db import Database, MatchedArticle, now
+from storage.db import Database, now
 
 log = logging.getLogger("newswatch.digest")
 
@@ -130,9 +129,9 @@ def select_stories(db: Database, digest: Digest, cutoff: datetime, send_updates:
     A story already in a pending or sent message of the digest is due again only with
     ``send_updates`` and when more articles have joined it since.
     """
-    window_start = ledger.last_cutoff(db, digest.name)
+    window_start = db.digest_last_cutoff(digest.name)
     found_since = (window_start or cutoff) - timedelta(hours=digest.lookback_hours)
-    rows = ledger.candidate_matches(db, digest.topics, digest.min_score, found_since)
+    rows = db.digest_candidates(digest.topics, digest.min_score, found_since)
     cluster_of = clusters_by_article(db.cluster_summaries(sorted({row.article_id for row in rows})))
     by_story: dict[str, list[MatchedArticle]] = {}
     for row in rows:  # best score first
@@ -141,7 +140,7 @@ def select_stories(db: Database, digest: Digest, cutoff: datetime, send_updates:
         key: {key, *(cluster.members if (cluster := cluster_of.get(story_rows[0].article_id)) else ())}
         for key, story_rows in by_story.items()
     }
-    handled = ledger.handled(db, digest.name, sorted(set().union(*aliases.values())))
+    handled = db.digest_handled(digest.name, sorted(set().union(*aliases.values())))
     items = []
     for key, story_rows in by_story.items():
         cluster = cluster_of.get(story_rows[0].article_id)
@@ -261,11 +260,11 @@ def run_digest(
         html_path.write_text(html, encoding="utf-8")
         result.status, result.files = "dry-run", [delivery.detail, str(html_path)]
         return result
-    info = ledger.MessageInfo(
+    info = MessageInfo(
         digest.name, transport.name, message_id, view.subject, digest.recipients,
         selection.window_start, at, view.listed, view.omitted,
     )
-    result.send_id = ledger.record_attempt(db, info, raw, _ledger_items(selection))
+    result.send_id = db.record_digest_attempt(info, raw, _ledger_items(selection))
     _settle(db, result.send_id, transport.deliver(raw, envelope), digest.name)
     result.status, result.detail = "sent", f"{transport.name}: {message_id}"
     log.info("digest %s: sent %s (%d listed, %d omitted)", digest.name, message_id, view.listed, view.omitted)
@@ -278,17 +277,17 @@ def redeliver_unconfirmed(db: Database, digest: Digest, transport: Transport, se
     Receivers that already got it see the same Message-ID again. Returns the Message-IDs sent.
     """
     done = []
-    for record, raw in ledger.unconfirmed(db, digest.name):
+    for record, raw in db.unconfirmed_digests(digest.name):
         log.warning("digest %s: re-sending unconfirmed message %s", digest.name, record.message_id)
         envelope = Envelope(sender, record.recipients, record.message_id)
         delivery = transport.deliver(raw, envelope)
         if delivery.outcome is not Outcome.SENT:
-            ledger.mark_unconfirmed(db, record.id, delivery.detail)
+            db.mark_digest_unconfirmed(record.id, delivery.detail)
             raise DeliveryError(
                 f"digest {digest.name}: earlier message {record.message_id} is still unconfirmed"
                 f" ({delivery.detail}); it will be re-sent by the next run"
             )
-        ledger.mark_sent(db, record.id, delivery.detail or None)
+        db.mark_digest_sent(record.id, delivery.detail or None)
         done.append(record.message_id)
     return done
 
@@ -296,24 +295,24 @@ def redeliver_unconfirmed(db: Database, digest: Digest, transport: Transport, se
 def _settle(db: Database, send_id: int, delivery: Delivery, name: str) -> None:
     """Record a delivery's outcome; raise :class:`DeliveryError` unless it was sent."""
     if delivery.outcome is Outcome.SENT:
-        ledger.mark_sent(db, send_id, delivery.detail or None)
+        db.mark_digest_sent(send_id, delivery.detail or None)
         return
     if delivery.outcome is Outcome.FAILED:
-        ledger.mark_failed(db, send_id, delivery.detail)
+        db.mark_digest_failed(send_id, delivery.detail)
         raise DeliveryError(
             f"digest {name} not delivered: {delivery.detail}. Nothing was marked sent; the next"
             " run sends these stories."
         )
-    ledger.mark_unconfirmed(db, send_id, delivery.detail)
+    db.mark_digest_unconfirmed(send_id, delivery.detail)
     raise DeliveryError(
         f"digest {name}: delivery unconfirmed ({delivery.detail}). The next run re-sends the same"
         " message with the same Message-ID."
     )
 
 
-def _ledger_items(selection: Selection) -> list[ledger.LedgerItem]:
+def _ledger_items(selection: Selection) -> list[LedgerItem]:
     return [
-        ledger.LedgerItem(item.key, item.article.article_id, item.article.topic, item.article.score, item.size, listed)
+        LedgerItem(item.key, item.article.article_id, item.article.topic, item.article.score, item.size, listed)
         for items, listed in ((selection.listed, True), (selection.omitted, False))
         for item in items
     ]

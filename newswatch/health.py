@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from newswatch.config import HealthSettings
 from newswatch.models import FeedHealth
-from newswatch.render import format_time
+from newswatch.text import format_time
 
 GONE = frozenset({404, 410})
 

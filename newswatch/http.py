@@ -26,12 +26,9 @@ import httpcore
 import httpx
 
 from newswatch.config import HttpSettings
-from newswatch.netguard import AddressPolicy, BlockedAddress, address_policy
+from newswatch.errors import BlockedAddress, FetchError
+from newswatch.netguard import AddressPolicy, address_policy
 from newswatch.politeness import host_slot, robots_allowed
-
-
-class FetchError(Exception):
-    """A URL could not be fetched within the limits; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

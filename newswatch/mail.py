@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Protocol
 
 from newswatch.config import MailSettings, SmtpSettings
-from newswatch.render import one_line
+from newswatch.errors import DeliveryError
+from newswatch.text import one_line
 
 # 7-bit transfer encodings only (quoted-printable or base64, whichever is shorter), so the
 # message passes any relay, with or without 8BITMIME; CRLF line ends as SMTP wants.
@@ -53,10 +54,6 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     message_id: str
-
-
-class DeliveryError(Exception):
-    """A digest could not be delivered; the message says what happened and what comes next."""
 
 
 class Transport(Protocol):

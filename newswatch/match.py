@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
+from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
 from newswatch.query import (
     And,
@@ -37,7 +38,7 @@ from newswatch.query import (
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
-from newswatch.textnorm import Token, analyse, tokenize
+from newswatch.text import Token, analyse, tokenize
 
 log = logging.getLogger("newswatch.match")
 
@@ -60,10 +61,6 @@ def field_score(field: int, count: int, length: int) -> float:
     """BM25-style score of a term occurring ``count`` times in a field (0 title, 1 body) of ``length`` words."""
     norm = 1 - _B + _B * length / _AVG_LEN[field]
     return _WEIGHT[field] * count * (_K1 + 1) / (count + _K1 * norm)
-
-
-class TopicError(ValueError):
-    """A topic that cannot be compiled (e.g. it refers to an unknown entity)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""Plain data records passed between pipeline steps."""
+"""Plain data records passed between pipeline steps, storage and rendering."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,123 @@ class ArticleForMatching:
     language: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class MatchedArticle:
+    """An article with one of its topic matches, for reports."""
+
+    article_id: str
+    topic: str
+    score: float
+    terms: tuple[str, ...]
+    snippets: tuple[Snippet, ...]
+    title: str
+    url: str
+    feed_name: str
+    language: str | None
+    published_at: datetime | None
+    discovered_at: datetime
+    status: str
+
+
+# -- story clusters ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInput:
+    """The fields of an article that clustering reads."""
+
+    id: str
+    title: str
+    text: str | None
+    source: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One article to store as a cluster member."""
+
+    article_id: str
+    cluster_id: str
+    source: str
+    seen_at: datetime
+    text_words: int
+    signature: bytes | None
+    band_keys: Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored member sharing an LSH band with query article number ``query``."""
+
+    query: int
+    article_id: str
+    cluster_id: str
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """What a report shows for one story: the lead once, plus who else reported it."""
+
+    cluster_id: str
+    lead_article_id: str
+    lead_source: str
+    lead_title: str | None
+    lead_url: str | None
+    size: int
+    outlets: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    members: tuple[str, ...]  # article ids, earliest first
+
+    def also_reported_by(self, source: str | None = None) -> tuple[str, ...]:
+        """Outlets other than ``source`` (default: the lead's outlet)."""
+        shown = self.lead_source if source is None else source
+        return tuple(outlet for outlet in self.outlets if outlet != shown)
+
+
+# -- digest ledger -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerItem:
+    """A story handled by a digest message (listed, or counted as over ``max_items``)."""
+
+    story_key: str
+    article_id: str
+    topic: str
+    score: float
+    story_size: int
+    listed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    """What the ledger keeps about a digest message besides its bytes."""
+
+    digest: str
+    transport: str
+    message_id: str
+    subject: str
+    recipients: tuple[str, ...]
+    window_start: datetime | None
+    cutoff: datetime
+    listed: int
+    omitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord(MessageInfo):
+    """A stored digest message and its delivery status."""
+
+    id: int
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    error: str | None
+
+
 @dataclass(slots=True)
 class IngestStats:
     """Counters for one ingest run."""
@@ -155,3 +273,131 @@ class IngestStats:
     indexed: int = 0  # articles added to the search index
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInput:
+    """An article to add to the search index, as stored."""
+
+    article_id: str
+    title: str
+    text: str
+    feed_name: str
+    language: str | None
+    seen_at: datetime  # published_at, else discovered_at
+    extracted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions on the articles searched."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    languages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    topic: str | None = None
+
+
+# A search plan: what the index must look up for a query (newswatch.search builds it from the
+# parsed query; storage.search_index turns it into SQL). ``fields``: 1 title, 2 body, 3 both.
+
+
+@dataclass(frozen=True, slots=True)
+class WordPlan:
+    """Docs containing a word: its stem ``value`` (``prefix``: a folded prefix of the word)."""
+
+    value: str
+    prefix: bool
+    fields: int
+
+
+@dataclass(frozen=True, slots=True)
+class AllPlan:
+    """Docs in every ``required`` plan and in none of the ``excluded`` ones."""
+
+    required: tuple[SearchPlan, ...]
+    excluded: tuple[SearchPlan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnyPlan:
+    """Docs in any of the plans."""
+
+    operands: tuple[SearchPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LangPlan:
+    """Docs in one language (they add nothing to the score)."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledPlan:
+    """A plan whose score is multiplied by ``factor``."""
+
+    operand: SearchPlan
+    factor: float
+
+
+SearchPlan = WordPlan | AllPlan | AnyPlan | LangPlan | ScaledPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What a reader sees: the database itself, or the snapshot published at ``as_of``."""
+
+    snapshot: bool
+    as_of: datetime | None = None
+
+    def describe(self) -> str:
+        """One line for people: where the data comes from and how old it may be."""
+        if not self.snapshot:
+            return "live data"
+        when = f"{self.as_of:%Y-%m-%d %H:%M UTC}" if self.as_of else "an earlier run"
+        return f"an ingest is running: showing the snapshot of {when}"
+
+
+FEEDBACK_KINDS = ("not_relevant", "missed")
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """An analyst's verdict: not_relevant (a match that should not be) or missed (an article that should)."""
+
+    kind: str
+    topic: str
+    article_id: str
+    url: str
+    note: str = ""
+    source: str = "cli"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicVolume:
+    """How much a topic matched: in the last day, week and in all, and when it last did."""
+
+    topic: str
+    day: int
+    week: int
+    total: int
+    latest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as stored, with its text and the topics it matched (story page)."""
+
+    article_id: str
+    title: str
+    url: str
+    feed_name: str
+    language: str | None
+    published_at: datetime | None
+    discovered_at: datetime
+    status: str
+    text: str
+    topics: tuple[str, ...]

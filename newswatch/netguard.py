@@ -16,13 +16,11 @@ from functools import cache
 
 import httpx
 
+from newswatch.errors import BlockedAddress
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ALLOWED_SCHEMES = frozenset({"http", "https"})
-
-
-class BlockedAddress(Exception):
-    """A URL or address is refused by the SSRF policy; the message says why and how to allow it."""
 
 
 def check_allow_entry(entry: str) -> None:

@@ -3,7 +3,7 @@
 Fetching stays in threads (it waits on the network); parsing holds the GIL, so it is sent to
 worker processes. A pool is created on first use and shared by every batch and thread of the
 process (:func:`shared_pool`); it is shut down at interpreter exit. Workers are started by a
-forkserver that has already imported :mod:`newswatch.parse` and :mod:`newswatch.fetch` (never
+forkserver that has already imported :mod:`newswatch.pages` and :mod:`newswatch.feeds` (never
 forked from the threaded caller), so they start warm.
 
 A worker that dies (a page that crashes the parser, the OOM killer) breaks the whole pool: it
@@ -23,9 +23,9 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import TypeVar
 
-from newswatch.fetch import parse_feed
-from newswatch.http import FetchError
-from newswatch.parse import Parse, ParsedPage, parse_page
+from newswatch.errors import FetchError
+from newswatch.feeds import parse_feed
+from newswatch.pages import Parse, ParsedPage, parse_page
 
 F = TypeVar("F", bound=Callable)
 T = TypeVar("T")
@@ -113,7 +113,7 @@ def in_pool(workers: int, function: F) -> F:
 
 
 def parser(workers: int) -> Parse:
-    """:func:`newswatch.parse.parse_page`, in this process (``workers`` 1) or in :func:`shared_pool`."""
+    """:func:`newswatch.pages.parse_page`, in this process (``workers`` 1) or in :func:`shared_pool`."""
     return parse_page if _processes(workers) == 1 else shared_pool(workers)
 
 

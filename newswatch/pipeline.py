@@ -18,23 +18,24 @@ from typing import Protocol, TypeVar
 from newswatch.chart import volume_chart
 from newswatch.cluster import StoryClusterer
 from newswatch.config import Config, Feed, HttpSettings
-from newswatch.extract import extract_batch
-from newswatch.fetch import fetch_feed, parse_feed
+from newswatch.feedback import drain_queue
+from newswatch.feeds import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
+from newswatch.pages import extract_batch
 from newswatch.parse_pool import in_pool, parser
 from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
+from newswatch.search import index_postings
 from storage.db import Database, now
-from storage.feedback import drain_queue
-from storage.snapshot import Publisher
 
 log = logging.getLogger("newswatch.pipeline")
 T = TypeVar("T")
 R = TypeVar("R", covariant=True)
 BATCHES_AHEAD = 4  # batches of pages in progress at once: fetched and parsed while earlier ones are stored
+SNAPSHOT_INTERVAL = 300.0  # seconds between readers' snapshots during one long ingest
 
 
 class _Result(Protocol[R]):
@@ -123,8 +124,7 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     stats = IngestStats()
     feeds = config.enabled_feeds
     db.sync_feeds((feed.name, feed.url) for feed in feeds)
-    if db.path:
-        drain_queue(db)  # feedback given while the database was being written
+    drain_queue(db)  # feedback given while the database was being written
     states = db.feed_states()
     by_name = {feed.name: feed for feed in feeds}
     stats.skipped = feeds_to_skip(db, config)
@@ -144,20 +144,17 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     clusterer = StoryClusterer(config.settings.clusters)
     matcher = compile_topics(config.topics, config.entities)
     batch_size, max_attempts = config.settings.extract.batch_size, config.settings.extract.max_attempts
-    publisher = Publisher(db) if db.path else None  # readers' snapshot (storage.snapshot)
     for results in stages.extract_batches(chunks(pending, batch_size), http):
         db.store_extracted(results)
         stats.extracted += sum(r.status == "extracted" for r in results)
         stats.summary_only += sum(r.status == "summary_only" for r in results)
         _match(db, matcher, batch_size, stats)  # while the next batches are fetched and parsed
-        stats.indexed += db.update_search_index(batch_size)
-        if publisher:
-            publisher.maybe()
+        stats.indexed += db.update_search_index(index_postings, batch_size)
+        db.publish_snapshot(min_interval=SNAPSHOT_INTERVAL)  # readers see long runs progress
     stats.clustered = cluster_stored(db, clusterer, max_attempts)  # in large batches: fewer queries
     _match(db, matcher, batch_size, stats)  # what earlier runs left, or all after a topic change
-    stats.indexed += db.update_search_index()  # what earlier runs left (all, after an upgrade)
-    if publisher:
-        publisher.now()
+    stats.indexed += db.update_search_index(index_postings)  # what earlier runs left (all, after an upgrade)
+    db.publish_snapshot()  # what readers see while the next run writes
     log.info(
         "ingest: %d feeds ok, %d unchanged, %d failed, %d skipped; %d new articles; %d extracted,"
         " %d summary-only; %d clustered; %d articles matched (%d matches)",
@@ -191,7 +188,8 @@ def cluster_stored(db: Database, clusterer: StoryClusterer, max_attempts: int) -
     """Put every article whose text is final into a story cluster; return how many were new."""
     count = 0
     while batch := db.articles_to_cluster(max_attempts, clusterer.settings.batch_size):
-        db.store_clusters(clusterer, batch)
+        with db.cluster_tables() as tables:
+            clusterer.assign(tables, batch)
         count += len(batch)
     return count
 

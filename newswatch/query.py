@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from newswatch.textnorm import words
+from newswatch.errors import QuerySyntaxError
+from newswatch.text import words
 
 FIELDS = ("title", "body")
 
@@ -54,16 +56,6 @@ _LOWER_OPERATORS = {"and", "or", "not"}
 _OPERATOR = re.compile(r"(?:NEAR|ATLEAST)/\d+|AND|OR|NOT")  # lexed as a word only where misplaced
 # A bare word that looks like an operator or a field prefix gone wrong ("NEAR/x", "titel:").
 _MALFORMED_OPERATOR = re.compile(r"^(?:NEAR|ATLEAST)(?:/|$)|^[A-Za-z]+:")
-
-
-class QuerySyntaxError(ValueError):
-    """A query that cannot be parsed; ``line`` and ``column`` are 1-based."""
-
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"line {line}, column {column}: {message}")
-        self.reason = message
-        self.line = line
-        self.column = column
 
 
 def _check_word(token: Token) -> Token:
@@ -304,8 +296,13 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+@lru_cache(maxsize=1024)
 def parse_query(text: str) -> Node:
-    """Parse and check a query string, or raise :class:`QuerySyntaxError`."""
+    """Parse and check a query string, or raise :class:`QuerySyntaxError`.
+
+    A query is parsed once: validating the configuration, checking its ``@entity`` and
+    ``@terms`` references and compiling the matcher all ask for the same (immutable) tree.
+    """
     if not text.strip():
         raise QuerySyntaxError("empty query", 1, 1)
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,9 +18,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from newswatch.chart import VolumeChart
-from newswatch.models import FeedHealth, Snippet
-from storage.clusters import ClusterSummary
-from storage.db import MatchedArticle
+from newswatch.models import ClusterSummary, FeedHealth, MatchedArticle, Snippet
+from newswatch.text import format_time, one_line
 
 
 def templates_dir() -> Path:
@@ -81,18 +80,6 @@ def also_reported(cluster: ClusterSummary, source: str) -> str:
     others = cluster.also_reported_by(source)
     count = f"{cluster.size} articles in this story"
     return f"also reported by {', '.join(others)} · {count}" if others else count
-
-
-def format_time(value: datetime | None, tz: tzinfo | None = None) -> str:
-    """A timestamp as ``YYYY-MM-DD HH:MM UTC``, or in ``tz`` with its abbreviation (empty when unknown)."""
-    if not value:
-        return ""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if tz else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace and control characters made one space."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def web_url(url: str) -> str:

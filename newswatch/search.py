@@ -1,25 +1,41 @@
-"""Search the archive with the topic query language (docs/queries.md).
+"""Search the archive with the topic query language (docs/queries.md), and what the index stores.
 
-A query is answered in two steps. The index (:mod:`storage.search_index`) turns the parsed
-query into SQL over the postings and returns candidate articles ranked by the matcher's own
-term scores; then the topic matcher (:class:`newswatch.match.Matcher`) evaluates the query
-exactly on the candidates it shows, which also yields the highlighted snippets. For queries
-the index answers exactly (words, prefixes, AND / OR / NOT of them, ``title:``, ``lang:``)
-the count is exact; for the rest (phrases, NEAR, ATLEAST) the candidates are a superset and
-the count is exact when all of them could be checked, else an estimate.
+A query is answered in two steps. The parsed query becomes a *plan* (:data:`SearchPlan`) that
+the index (``storage.search_index``, through :class:`~storage.db.Database`) answers with
+candidate articles, ranked by the matcher's own term scores; then the topic matcher
+(:class:`newswatch.match.Matcher`) evaluates the query exactly on the candidates it shows,
+which also yields the highlighted snippets. Queries the index answers exactly (words,
+prefixes, AND / OR / NOT of them, ``title:``, ``lang:``) have an exact count; for the rest
+(phrases, NEAR, ATLEAST) the candidates are a superset, and the count is exact when all of
+them could be checked, else an estimate.
+
+:func:`index_postings` is the other half: the postings of new articles, with words analysed
+exactly as the matcher analyses them.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
-import duckdb
+import numpy as np
 
 from newswatch.config import TERMS_REF, Entity, Topic
-from newswatch.match import Matcher, compile_topics
+from newswatch.errors import SearchError
+from newswatch.match import Matcher, compile_topics, field_score
+from newswatch.models import (
+    AllPlan,
+    AnyPlan,
+    IndexInput,
+    LangPlan,
+    MatchedArticle,
+    ScaledPlan,
+    SearchFilters,
+    SearchPlan,
+    WordPlan,
+)
 from newswatch.query import (
     And,
     AtLeast,
@@ -37,29 +53,13 @@ from newswatch.query import (
     parse_term,
 )
 from newswatch.render import StoryItem, clusters_by_article, collapse_stories
-from newswatch.textnorm import analyse
-from storage.clusters import cluster_summaries
-from storage.db import MatchedArticle
+from newswatch.text import analyse, words
+from storage.db import Database
 
 VERIFY_BUDGET = 200  # candidates checked by the matcher at most per search
 _CHUNK = 25  # candidates fetched and checked at a time
-_TITLE, _BODY = 1, 2  # field bits of search_postings.fields
+_TITLE, _BODY = 1, 2  # field bits of WordPlan.fields
 SEARCH_TOPIC = "search"
-
-
-class SearchError(ValueError):
-    """A query or filter that cannot be searched (the message says why)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SearchFilters:
-    """Restrictions on the articles searched."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    languages: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,103 +76,91 @@ class SearchResult:
     filters: SearchFilters = field(default_factory=SearchFilters)
 
 
-@dataclass(slots=True)
-class _Sql:
-    """Common table expressions that compute (doc, w) for sub-queries."""
-
-    ctes: list[str] = field(default_factory=list)
-    params: list[object] = field(default_factory=list)
-
-    def add(self, sql: str, params: Sequence[object] = ()) -> str:
-        name = f"t{len(self.ctes)}"
-        self.ctes.append(f"{name} AS ({sql})")
-        self.params.extend(params)
-        return name
-
-
-@dataclass(frozen=True, slots=True)
-class _Rel:
-    """A compiled sub-query: the CTE holding its docs and whether they are exactly its matches."""
-
-    name: str
-    exact: bool
-
-
-class _Compiler:
-    """Turns a query tree into SQL over the postings (a superset of the matcher's answer)."""
-
-    def __init__(self, entities: Mapping[str, Entity]):
-        self.entities = entities
-        self.sql = _Sql()
-
-    def word(self, text: str, prefix: bool, fields: int) -> str:
-        key, surface = analyse(text)
-        condition, value = ("starts_with(word, ?)", surface) if prefix else ("key = ?", key)
-        return self.sql.add(
-            "SELECT doc, sum(impact) AS w FROM (SELECT unnest(docs) AS doc, unnest(impacts) AS impact,"
-            f" unnest(fields) AS field FROM search_postings WHERE {condition}) WHERE field & {fields} <> 0"
-            " GROUP BY doc",
-            [value],
-        )
-
-    def conjunction(self, names: Sequence[str], excluded: Sequence[str] = ()) -> str:
-        joins = " ".join(f"JOIN {n} USING (doc)" for n in names[1:])
-        total = " + ".join(f"{n}.w" for n in names)
-        where = " AND ".join(f"doc NOT IN (SELECT doc FROM {n})" for n in excluded) or "true"
-        return self.sql.add(f"SELECT doc, {total} AS w FROM {names[0]} {joins} WHERE {where}")
-
-    def union(self, names: Sequence[str]) -> str:
-        parts = " UNION ALL ".join(f"SELECT doc, w FROM {n}" for n in names)
-        return self.sql.add(f"SELECT doc, sum(w) AS w FROM ({parts}) GROUP BY doc")
-
-    def compile(self, node: Node, fields: int = _TITLE | _BODY) -> _Rel | None:
-        """The candidates of ``node``; None when it does not restrict them (NOT, or an OR with NOT)."""
-        if isinstance(node, Term):
-            names = [self.word(w.text, w.prefix, fields) for w in node.words]
-            return _Rel(names[0], True) if len(names) == 1 else _Rel(self.conjunction(names), False)
-        if isinstance(node, EntityRef):
-            return self.compile(Or(tuple(parse_term(a) for a in self.entities[node.name].aliases)), fields)
-        if isinstance(node, Lang):
-            return _Rel(self.sql.add("SELECT doc, 0.0 AS w FROM search_docs WHERE language = ?", [node.code]), True)
-        if isinstance(node, Or):
-            subs = [self.compile(op, fields) for op in node.operands]
-            if any(sub is None for sub in subs):
-                return None
-            return _Rel(self.union([s.name for s in subs]), all(s.exact for s in subs))
-        if isinstance(node, And):
-            return self._and(node.operands, fields)
-        if isinstance(node, Near):
-            sub = self._and((node.left, node.right), fields)
-            return sub and _Rel(sub.name, False)
-        if isinstance(node, AtLeast):
-            sub = self.compile(node.operand, fields)
-            return sub and _Rel(sub.name, sub.exact and node.count == 1)
-        if isinstance(node, Field):
-            return self.compile(node.operand, fields & (_TITLE if node.field == "title" else _BODY))
-        if isinstance(node, Boost):
-            sub = self.compile(node.operand, fields)
-            return sub and _Rel(self.sql.add(f"SELECT doc, w * {float(node.factor)} AS w FROM {sub.name}"), sub.exact)
-        return None  # NOT on its own restricts nothing
-
-    def _and(self, operands: Sequence[Node], fields: int) -> _Rel | None:
-        required, excluded, exact = [], [], True
-        for op in operands:
-            if isinstance(op, Not):
-                sub = self.compile(op.operand, fields)
-                if sub is not None and sub.exact:
-                    excluded.append(sub.name)
-                else:
-                    exact = False
-                continue
-            sub = self.compile(op, fields)
-            if sub is None:
-                exact = False
-                continue
-            required.append(sub.name)
-            exact = exact and sub.exact
-        if not required:
+def _plan(node: Node, entities: Mapping[str, Entity], fields: int = _TITLE | _BODY) -> tuple[SearchPlan, bool] | None:
+    """The index plan of ``node`` and whether its docs are exactly the matcher's matches; None when
+    it restricts nothing (a NOT, or an OR with one)."""
+    if isinstance(node, Term):
+        plans = [WordPlan(*_form(w.text, w.prefix), fields) for w in node.words]
+        return (plans[0], True) if len(plans) == 1 else (AllPlan(tuple(plans)), False)
+    if isinstance(node, EntityRef):
+        return _plan(Or(tuple(parse_term(a) for a in entities[node.name].aliases)), entities, fields)
+    if isinstance(node, Lang):
+        return LangPlan(node.code), True
+    if isinstance(node, Or):
+        subs = [_plan(op, entities, fields) for op in node.operands]
+        if any(sub is None for sub in subs):
             return None
-        return _Rel(self.conjunction(required, excluded), exact)
+        return AnyPlan(tuple(p for p, _ in subs)), all(exact for _, exact in subs)
+    if isinstance(node, And):
+        return _all(node.operands, entities, fields)
+    if isinstance(node, Near):
+        sub = _all((node.left, node.right), entities, fields)
+        return sub and (sub[0], False)
+    if isinstance(node, AtLeast):
+        sub = _plan(node.operand, entities, fields)
+        return sub and (sub[0], sub[1] and node.count == 1)
+    if isinstance(node, Field):
+        return _plan(node.operand, entities, fields & (_TITLE if node.field == "title" else _BODY))
+    if isinstance(node, Boost):
+        sub = _plan(node.operand, entities, fields)
+        return sub and (ScaledPlan(sub[0], node.factor), sub[1])
+    return None  # NOT on its own restricts nothing
+
+
+def _form(text: str, prefix: bool) -> tuple[str, bool]:
+    key, surface = analyse(text)
+    return (surface if prefix else key), prefix
+
+
+def _all(operands: Sequence[Node], entities: Mapping[str, Entity], fields: int) -> tuple[SearchPlan, bool] | None:
+    required, excluded, exact = [], [], True
+    for op in operands:
+        sub = _plan(op.operand if isinstance(op, Not) else op, entities, fields)
+        if sub is None or (isinstance(op, Not) and not sub[1]):
+            exact = False  # cannot restrict the candidates: the matcher decides
+        elif isinstance(op, Not):
+            excluded.append(sub[0])
+        else:
+            required.append(sub[0])
+            exact = exact and sub[1]
+    return (AllPlan(tuple(required), tuple(excluded)), exact) if required else None
+
+
+def index_postings(first_doc: int, articles: Sequence[IndexInput]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The postings of ``articles`` (numbered from ``first_doc``) for ``Database.update_search_index``:
+    columns (form, doc, impact, field) and the word forms (form, key, word) they refer to.
+
+    ``impact`` is the matcher's score of the form in the article (:func:`newswatch.match.field_score`),
+    ``field`` 1 for the title, 2 the body, 3 both.
+    """
+    forms: dict[tuple[str, str], int] = {}
+    form_ids: list[int] = []
+    docs: list[int] = []
+    impacts: list[float] = []
+    fields: list[int] = []
+    for n, article in enumerate(articles):
+        title = Counter(map(analyse, words(article.title or "")))
+        body = Counter(map(analyse, words(article.text or "")))
+        lengths = (sum(title.values()), sum(body.values()))
+        scores: dict[tuple[int, int], float] = {}  # (field, count) -> score, for this article's lengths
+        for form in title.keys() | body.keys():
+            impact, mask = 0.0, 0
+            for f, counts in enumerate((title, body)):
+                if count := counts.get(form, 0):
+                    if (f, count) not in scores:
+                        scores[f, count] = field_score(f, count, lengths[f])
+                    impact += scores[f, count]
+                    mask |= 1 << f
+            form_ids.append(forms.setdefault(form, len(forms)))
+            docs.append(first_doc + n)
+            impacts.append(impact)
+            fields.append(mask)
+    postings = {"form": np.array(form_ids, dtype=np.int32), "doc": np.array(docs, dtype=np.int32),
+                "impact": np.array(impacts, dtype=np.float32), "field": np.array(fields, dtype=np.uint8)}
+    vocabulary = {"form": np.arange(len(forms), dtype=np.int32),
+                  "key": np.array([key for key, _ in forms], dtype=object),
+                  "word": np.array([word for _, word in forms], dtype=object)}
+    return postings, vocabulary
 
 
 def _search_matcher(query: str, node: Node, entities: Mapping[str, Entity]) -> Matcher:
@@ -186,68 +174,8 @@ def _search_matcher(query: str, node: Node, entities: Mapping[str, Entity]) -> M
     return compile_topics([Topic(name=SEARCH_TOPIC, query=query, min_score=0)], entities, semantic=False)
 
 
-def _filter_sql(filters: SearchFilters) -> tuple[str, list[object]]:
-    clauses, params = [], []
-    if filters.since:
-        clauses.append("d.seen_at >= ?")
-        params.append(filters.since)
-    if filters.until:
-        clauses.append("d.seen_at < ?")
-        params.append(filters.until)
-    if filters.languages:
-        clauses.append("d.language IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(filters.languages))
-    if filters.sources:
-        clauses.append("d.feed_name IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(filters.sources))
-    if filters.topic:
-        clauses.append("d.article_id IN (SELECT article_id FROM matches WHERE topic = ?)")
-        params.append(filters.topic)
-    return "".join(f" AND {c}" for c in clauses), params
-
-
-def candidates(
-    con: duckdb.DuckDBPyConnection, node: Node, entities: Mapping[str, Entity], filters: SearchFilters,
-    sort: str, limit: int,
-) -> tuple[list[tuple[str, float]], int, bool]:
-    """Up to ``limit`` (article id, index score) candidates in display order, their total, and
-    whether they are exactly the query's matches."""
-    compiler = _Compiler(entities)
-    root = compiler.compile(node)
-    if root is None:  # parse_query guarantees a term is required
-        raise SearchError("the query needs at least one word outside NOT")
-    where, params = _filter_sql(filters)
-    order = "d.seen_at DESC, h.w DESC" if sort == "newest" else "h.w DESC, d.seen_at DESC"
-    rows = con.execute(
-        f"""
-        WITH {", ".join(compiler.sql.ctes)}
-        SELECT d.article_id, h.w, count(*) OVER () AS total
-        FROM {root.name} h JOIN search_docs d USING (doc)
-        WHERE d.live AND h.w > 0{where}
-        ORDER BY {order}, d.doc
-        LIMIT ?
-        """,
-        [*compiler.sql.params, *params, limit],
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0), root.exact
-
-
-def _articles(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple]:
-    """Stored articles by id. Long texts are ZSTD-compressed: a lookup through the primary key
-    decompresses a block per row, a ``rowid`` semi-join each block once (several times faster)."""
-    rows = con.execute(
-        """
-        SELECT id, title, coalesce(text, summary), language, feed_name, url, published_at, discovered_at, status
-        FROM articles
-        WHERE rowid IN (SELECT rowid FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[])))
-        """,
-        [list(ids)],
-    ).fetchall()
-    return {row[0]: row for row in rows}
-
-
 def search(
-    con: duckdb.DuckDBPyConnection,
+    db: Database,
     query: str,
     entities: Mapping[str, Entity] | None = None,
     filters: SearchFilters | None = None,
@@ -265,13 +193,16 @@ def search(
     except ValueError as err:
         raise SearchError(f"query {err}") from None
     matcher = _search_matcher(query, node, entities)
-    ranked, total, exact = candidates(con, node, entities, filters, sort, VERIFY_BUDGET)
-    candidate_total = total
+    plan = _plan(node, entities)
+    if plan is None:  # parse_query makes sure a term is required; kept for safety
+        raise SearchError("the query needs at least one word outside NOT")
+    ranked, total = db.search_candidates(plan[0], filters, sort == "newest", VERIFY_BUDGET)
+    exact, candidate_total = plan[1], total
     rows: list[MatchedArticle] = []
     checked = 0
     for start in range(0, len(ranked), _CHUNK):
         chunk = [article_id for article_id, _ in ranked[start : start + _CHUNK]]
-        stored = _articles(con, chunk)
+        stored = db.search_articles(chunk)
         for article_id in chunk:
             checked += 1
             a = stored.get(article_id)
@@ -289,6 +220,6 @@ def search(
             total = round(total * len(rows) / checked)
     if sort == "relevance":
         rows.sort(key=lambda r: (-r.score, -(r.published_at or r.discovered_at).timestamp()))
-    cluster_of = clusters_by_article(cluster_summaries(con, [r.article_id for r in rows]))
+    cluster_of = clusters_by_article(db.cluster_summaries([r.article_id for r in rows]))
     stories = collapse_stories(rows, cluster_of)[:limit]
     return SearchResult(query, stories, total, exact, candidate_total, time.perf_counter() - started, sort, filters)

@@ -14,9 +14,12 @@ from rich.table import Table
 
 from newswatch.config import Config
 from newswatch.models import Snippet
-from newswatch.render import StoryItem, format_time, highlight_text, one_line
-from newswatch.search import SearchError, SearchFilters, SearchResult, search
-from storage.snapshot import Freshness, open_reader
+from newswatch.render import StoryItem, highlight_text
+from newswatch.text import format_time, one_line
+from newswatch.errors import SearchError
+from newswatch.models import Freshness, SearchFilters
+from newswatch.search import SearchResult, search
+from storage.db import open_reader
 
 FORMATS = ("table", "json", "csv")
 
@@ -122,7 +125,7 @@ def run(config: Config, query: str, since: str | None, until: str | None, langua
         raise SearchError(f"unknown format {output!r}: use {', '.join(FORMATS)}")
     filters = make_filters(since, until, languages, sources, topic, config)
     with open_reader(config.settings.database) as (db, freshness):
-        result = search(db.con, query, config.entities, filters, sort, limit)
+        result = search(db, query, config.entities, filters, sort, limit)
     if output == "json":
         return as_json(result, freshness)
     if output == "csv":

@@ -15,11 +15,9 @@ from importlib.metadata import version
 
 import numpy as np
 
+from newswatch.errors import SemanticUnavailable
+
 MAX_CHARS = 800  # title and lede: attention cost grows fast with length, and the lede decides
-
-
-class SemanticUnavailable(RuntimeError):
-    """A topic asks for semantic matching but the ``semantic`` extra is not installed."""
 
 
 def available() -> bool:

@@ -7,11 +7,11 @@ none of them begins or commits one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
 
+from newswatch.models import Candidate, ClusterSummary, MemberRow
 from storage.bulk import rows_relation
 
 _MEMBER_COLUMNS = (
@@ -24,50 +24,6 @@ _BAND_COLUMNS = (("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("keys",
 # to 50 values (longer ones become a table scan that grows with the archive), so id lookups
 # go in chunks of this size.
 _INDEX_LOOKUP_CHUNK = 50
-
-
-@dataclass(frozen=True, slots=True)
-class MemberRow:
-    """One article to store as a cluster member."""
-
-    article_id: str
-    cluster_id: str
-    source: str
-    seen_at: datetime
-    text_words: int
-    signature: bytes | None
-    band_keys: Sequence[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A stored member sharing an LSH band with query article number ``query``."""
-
-    query: int
-    article_id: str
-    cluster_id: str
-    signature: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterSummary:
-    """What a report shows for one story: the lead once, plus who else reported it."""
-
-    cluster_id: str
-    lead_article_id: str
-    lead_source: str
-    lead_title: str | None
-    lead_url: str | None
-    size: int
-    outlets: tuple[str, ...]
-    first_seen: datetime
-    last_seen: datetime
-    members: tuple[str, ...]  # article ids, earliest first
-
-    def also_reported_by(self, source: str | None = None) -> tuple[str, ...]:
-        """Outlets other than ``source`` (default: the lead's outlet)."""
-        shown = self.lead_source if source is None else source
-        return tuple(outlet for outlet in self.outlets if outlet != shown)
 
 
 def stored_params(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> dict[str, str]:
@@ -209,3 +165,28 @@ def mark_sent(
         """,
         [[s.cluster_id, channel, sent_at, s.size] for s in summaries],
     )
+
+
+class ClusterTables:
+    """The cluster tables within one transaction: the ``ClusterStore`` that clustering works on."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def stored_params(self, params: dict[str, str]) -> dict[str, str]:
+        """See :func:`stored_params`."""
+        return stored_params(self._con, params)
+
+    def memberships(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """See :func:`memberships`."""
+        return memberships(self._con, article_ids)
+
+    def band_candidates(
+        self, queries: Sequence[int], band_keys: Sequence[Sequence[int]], seen_at: Sequence[datetime], window: timedelta
+    ) -> list[Candidate]:
+        """See :func:`band_candidates`."""
+        return band_candidates(self._con, queries, band_keys, seen_at, window)
+
+    def add_members(self, members: Sequence[MemberRow], clustered_at: datetime) -> None:
+        """See :func:`add_members`."""
+        add_members(self._con, members, clustered_at)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -14,18 +12,32 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
-from newswatch.cluster import ClusterInput, StoryClusterer
+from newswatch.errors import StorageError
 from newswatch.models import (
     ArticleForMatching,
+    Feedback,
+    Freshness,
+    IndexInput,
+    ClusterInput,
+    ClusterSummary,
     ExtractedArticle,
     FeedFetch,
     FeedHealth,
     FeedState,
+    LedgerItem,
+    MatchedArticle,
+    MessageInfo,
     PendingArticle,
-    Snippet,
+    SearchFilters,
+    SearchPlan,
+    SendRecord,
+    StoredArticle,
     TopicMatch,
+    TopicVolume,
 )
-from storage import clusters, search_index
+from storage import clusters, digests, feedback, search_index, snapshot, workspace
+from storage.snapshot import is_locked, snapshot_path
+from storage.matches import matched_articles, snippets_json
 from storage.bulk import rows_relation
 
 _NEW_ARTICLE_COLUMNS = (
@@ -42,51 +54,6 @@ _MATCH_COLUMNS = (
     ("article_id", "VARCHAR"), ("topic", "VARCHAR"), ("score", "DOUBLE"), ("terms", "VARCHAR[]"),
     ("snippets", "JSON"), ("matched_at", "TIMESTAMPTZ"),
 )
-
-
-class StorageError(Exception):
-    """The database cannot be opened or written; the message says what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class MatchedArticle:
-    """An article with one of its topic matches, for reports."""
-
-    article_id: str
-    topic: str
-    score: float
-    terms: tuple[str, ...]
-    snippets: tuple[Snippet, ...]
-    title: str
-    url: str
-    feed_name: str
-    language: str | None
-    published_at: datetime | None
-    discovered_at: datetime
-    status: str
-
-
-def matched_articles(
-    con: duckdb.DuckDBPyConnection, where_order: str, params: Sequence[object]
-) -> list[MatchedArticle]:
-    """Matches joined with their articles, filtered and ordered by ``where_order`` (SQL)."""
-    rows = con.execute(
-        """
-        SELECT a.id, m.topic, m.score, m.terms, m.snippets, a.title, a.url, a.feed_name,
-               a.language, a.published_at, a.discovered_at, a.status
-        FROM matches m JOIN articles a ON a.id = m.article_id
-        """
-        + where_order,
-        list(params),
-    ).fetchall()
-    return [
-        MatchedArticle(
-            article_id=r[0], topic=r[1], score=r[2], terms=tuple(r[3]),
-            snippets=_snippets_from_json(r[4]), title=r[5], url=r[6], feed_name=r[7],
-            language=r[8], published_at=r[9], discovered_at=r[10], status=r[11],
-        )
-        for r in rows
-    ]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -114,6 +81,7 @@ class Database:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None):
         self.con = con
         self.path = path
+        self._published = time.monotonic()  # the readers' snapshot was last published
 
     # -- schema -------------------------------------------------------------------------
 
@@ -352,7 +320,7 @@ class Database:
         with self.transaction():
             self.con.execute("DELETE FROM matches WHERE article_id IN (SELECT unnest(?))", [ids])
             rows = [
-                [article_id, m.topic, m.score, list(m.terms), _snippets_json(m.snippets), at]
+                [article_id, m.topic, m.score, list(m.terms), snippets_json(m.snippets), at]
                 for article_id, found in results.items()
                 for m in found
             ]
@@ -387,32 +355,94 @@ class Database:
         ).fetchall()
         return [ClusterInput(*row) for row in rows]
 
-    def store_clusters(
-        self, clusterer: StoryClusterer, articles: Sequence[ClusterInput]
-    ) -> dict[str, str]:
-        """Assign the articles to story clusters in one transaction; article id -> cluster id."""
-        with self.transaction():
-            return clusterer.assign(self.con, articles)
+    @contextmanager
+    def cluster_tables(self) -> Iterator[clusters.ClusterTables]:
+        """The story-cluster tables in one transaction (``newswatch.cluster.ClusterStore``)."""
+        with self.transaction() as con:
+            yield clusters.ClusterTables(con)
 
-    def cluster_summaries(self, article_ids: Sequence[str]) -> list[clusters.ClusterSummary]:
+    def cluster_summaries(self, article_ids: Sequence[str]) -> list[ClusterSummary]:
         """The story clusters of these articles (lead, outlets, size)."""
         return list(clusters.cluster_summaries(self.con, article_ids).values())
 
     # -- search index ---------------------------------------------------------------------
 
-    def update_search_index(self, batch_size: int = 1000) -> int:
+    def update_search_index(self, postings: search_index.Postings, batch_size: int = 1000) -> int:
         """Index every article extracted since the last call, ``batch_size`` per segment (one
-        transaction each), then merge segments; return how many articles were indexed."""
+        transaction each; ``postings`` analyses them), then merge segments; return how many."""
         indexed = 0
         while True:
             with self.transaction():
-                count = search_index.index_pending(self.con, batch_size)
+                count = search_index.index_pending(self.con, postings, batch_size)
             indexed += count
             while segments := search_index.mergeable(self.con):
                 with self.transaction():
                     search_index.merge(self.con, segments)
             if count < batch_size:
                 return indexed
+
+    def search_candidates(
+        self, plan: SearchPlan, filters: SearchFilters, newest: bool, limit: int
+    ) -> tuple[list[tuple[str, float]], int]:
+        """Up to ``limit`` (article id, index score) found by ``plan`` in order, and their total."""
+        return search_index.candidates(self.con, plan, filters, newest, limit)
+
+    def search_articles(self, ids: Sequence[str]) -> dict[str, tuple]:
+        """(id, title, text, language, feed, url, published, discovered, status) by id."""
+        return search_index.articles_to_check(self.con, ids)
+
+    def search_index_stats(self) -> dict[str, int]:
+        """Segments, live docs and posting rows of the search index."""
+        return search_index.stats(self.con)
+
+    # -- readers' snapshot ------------------------------------------------------------------
+
+    def publish_snapshot(self, min_interval: float = 0.0) -> bool:
+        """Publish the readers' snapshot (storage.snapshot), unless the last one from this
+        connection is younger than ``min_interval`` seconds; True if published."""
+        if self.path is None or time.monotonic() - self._published < min_interval:
+            return False
+        snapshot.publish(self.con, self.path)
+        self._published = time.monotonic()
+        return True
+
+    # -- relevance feedback -----------------------------------------------------------------
+
+    def store_feedback(self, items: Sequence[Feedback]) -> None:
+        """Insert or update feedback rows (keyed by kind, topic, article) in one transaction."""
+        if items:
+            with self.transaction():
+                feedback.store(self.con, items)
+
+    def feedback(self, topic: str | None = None) -> list[Feedback]:
+        """Stored feedback, newest first (of one topic, or all)."""
+        return feedback.listing(self.con, topic)
+
+    def find_article(self, ref: str, url_id: str | None = None) -> tuple[str, str] | None:
+        """(id, URL) of the stored article with id, URL or canonical URL ``ref`` (or id ``url_id``)."""
+        return feedback.find_article(self.con, ref, url_id)
+
+    # -- workspace pages --------------------------------------------------------------------
+
+    def topic_volumes(self, at: datetime) -> dict[str, TopicVolume]:
+        """Matches per topic in the day and week before ``at``, and in all."""
+        return workspace.topic_volumes(self.con, at)
+
+    def match_times(self, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+        """(topic, time) of the matches in [start, end), for volume charts."""
+        return workspace.match_times(self.con, start, end)
+
+    def topic_matches(self, topic: str, filters: SearchFilters, newest: bool, limit: int) -> list[MatchedArticle]:
+        """A topic's matches, filtered (dates, languages, outlets), best or newest first."""
+        return workspace.topic_matches(self.con, topic, filters, newest, limit)
+
+    def topic_facets(self, topic: str) -> tuple[list[str], list[str]]:
+        """Languages and outlets among a topic's matches."""
+        return workspace.facets(self.con, topic)
+
+    def story(self, article_id: str) -> tuple[ClusterSummary | None, list[StoredArticle]]:
+        """An article's story cluster and every member with its text, earliest first."""
+        return workspace.story(self.con, article_id)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -475,39 +505,54 @@ class Database:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table, for summaries and tests."""
-        return {table: self._count(table) for table in ("feeds", "articles", "matches", "runs")}
+        return {table: self._count(table) for table in ("feeds", "articles", "matches")}
 
-    # -- runs -----------------------------------------------------------------------------
+    # -- digest ledger (storage.digests) --------------------------------------------------
 
-    def start_run(self, run_id: str, kind: str) -> None:
-        """Record that a run began."""
-        with self.transaction():
-            self.con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL) ON CONFLICT DO NOTHING",
-                [run_id, kind, now()],
-            )
+    def digest_candidates(self, topics: Sequence[str], min_score: float, found_since: datetime) -> list[MatchedArticle]:
+        """Matches for ``topics`` scoring at least ``min_score``, of articles found since then; best first."""
+        return digests.candidate_matches(self.con, topics, min_score, found_since)
 
-    def finish_run(self, run_id: str, status: str, stats: dict) -> None:
-        """Record how a run ended."""
-        with self.transaction():
-            self.con.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
-                [now(), status, json.dumps(stats, default=str), run_id],
-            )
+    def digest_last_cutoff(self, digest: str) -> datetime | None:
+        """When the stories of the digest's latest sent message were selected (None: never sent)."""
+        return digests.last_cutoff(self.con, digest)
 
+    def digest_handled(self, digest: str, story_keys: Sequence[str]) -> dict[str, int]:
+        """Of these story keys, those in a pending or sent message of the digest: key -> largest size."""
+        return digests.handled(self.con, digest, story_keys)
 
-def _snippets_json(snippets: Sequence[Snippet]) -> str:
-    return json.dumps(
-        [{"text": s.text, "spans": [list(span) for span in s.spans]} for s in snippets],
-        ensure_ascii=False,
-    )
+    def record_digest_attempt(self, info: MessageInfo, message: bytes, items: Sequence[LedgerItem]) -> int:
+        """Store a message about to be delivered as pending, with its stories; return its send id."""
+        with self.transaction() as con:
+            return digests.record_attempt(con, info, message, items, now())
 
+    def mark_digest_sent(self, send_id: int, warning: str | None = None) -> None:
+        """The transport accepted the message: its stories are now sent."""
+        self._set_digest_status(send_id, "sent", warning)
 
-def _snippets_from_json(raw: str) -> tuple[Snippet, ...]:
-    return tuple(
-        Snippet(item["text"], tuple(tuple(span) for span in item["spans"]))
-        for item in json.loads(raw)
-    )
+    def mark_digest_failed(self, send_id: int, error: str) -> None:
+        """The message was certainly not delivered: its stories are due again."""
+        self._set_digest_status(send_id, "failed", error)
+
+    def mark_digest_unconfirmed(self, send_id: int, error: str) -> None:
+        """Delivery outcome unknown: stays pending, to be re-sent as is by the next run."""
+        self._set_digest_status(send_id, "pending", error)
+
+    def _set_digest_status(self, send_id: int, status: str, error: str | None) -> None:
+        with self.transaction() as con:
+            digests.set_status(con, send_id, status, error, now())
+
+    def unconfirmed_digests(self, digest: str) -> list[tuple[SendRecord, bytes]]:
+        """Pending messages of the digest (oldest first) with their exact bytes."""
+        return digests.unconfirmed(self.con, digest)
+
+    def last_digest_sent(self, digest: str) -> SendRecord | None:
+        """The digest's latest sent message, if any."""
+        return digests.last_sent(self.con, digest)
+
+    def digest_history(self, digest: str | None = None, limit: int = 20) -> list[SendRecord]:
+        """The latest digest messages (of one digest, or all), newest first."""
+        return digests.history(self.con, digest, limit)
 
 
 # DuckDB errors caused by the machine (full disk, file size limit, read-only file system),
@@ -588,3 +633,45 @@ def open_database(
     finally:
         if lock is not None:
             lock.release()
+
+
+@contextmanager
+def open_reader(path: Path, create_lock_timeout: float | None = None) -> Iterator[tuple[Database, Freshness]]:
+    """Open the database read-only, or its snapshot while a writer holds it (storage.snapshot).
+
+    With ``create_lock_timeout``, a database that does not exist yet or needs a migration is
+    first created or upgraded by a writer (waiting up to that long for another writer).
+    """
+    if create_lock_timeout is not None and _needs_writer(path):
+        with open_database(path, lock_timeout=create_lock_timeout):
+            pass
+    elif not path.exists() and not snapshot_path(path).exists():
+        raise StorageError(f"no database at {path} yet: run `newswatch ingest` (or `run`) first")
+    with ExitStack() as stack:
+        try:
+            db = stack.enter_context(open_database(path, read_only=True))
+            freshness = Freshness(False)
+        except StorageError as error:
+            copy = snapshot_path(path)
+            if not is_locked(error):
+                raise
+            if not copy.exists():
+                raise StorageError(
+                    f"{path} is being written by a newswatch run and has no read-only snapshot yet"
+                    " (the first ingest publishes one when it ends); try again then"
+                ) from error
+            db = stack.enter_context(open_database(copy, read_only=True))
+            freshness = Freshness(True, datetime.fromtimestamp(copy.stat().st_mtime, UTC))
+        yield db, freshness
+
+
+def _needs_writer(path: Path) -> bool:
+    if not path.exists():
+        return True
+    try:
+        with open_database(path, read_only=True) as db:
+            return bool(db.pending_migrations())
+    except StorageError as error:
+        if is_locked(error):
+            return False  # a writer has it open, and migrates it
+        raise

@@ -3,53 +3,20 @@
 A digest's due stories are those matched for its topics that no pending or sent message of that
 digest holds yet; a message's stories are written together with the message *before* it is
 handed to the transport, and the message is marked sent only once the server accepted it.
+
+Every function takes an open DuckDB connection; those that write run inside the caller's
+transaction (``Database`` begins and commits it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database, MatchedArticle, matched_articles, now
+import duckdb
 
-
-@dataclass(frozen=True, slots=True)
-class LedgerItem:
-    """A story handled by a digest message (listed, or counted as over ``max_items``)."""
-
-    story_key: str
-    article_id: str
-    topic: str
-    score: float
-    story_size: int
-    listed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MessageInfo:
-    """What the ledger keeps about a digest message besides its bytes."""
-
-    digest: str
-    transport: str
-    message_id: str
-    subject: str
-    recipients: tuple[str, ...]
-    window_start: datetime | None
-    cutoff: datetime
-    listed: int
-    omitted: int
-
-
-@dataclass(frozen=True, slots=True)
-class SendRecord(MessageInfo):
-    """A stored digest message and its delivery status."""
-
-    id: int
-    status: str
-    created_at: datetime
-    sent_at: datetime | None
-    error: str | None
+from newswatch.models import LedgerItem, MatchedArticle, MessageInfo, SendRecord
+from storage.matches import matched_articles
 
 
 _RECORD_COLUMNS = (
@@ -59,14 +26,14 @@ _RECORD_COLUMNS = (
 
 
 def candidate_matches(
-    db: Database, topics: Sequence[str], min_score: float, found_since: datetime
+    con: duckdb.DuckDBPyConnection, topics: Sequence[str], min_score: float, found_since: datetime
 ) -> list[MatchedArticle]:
     """Matches for ``topics`` scoring at least ``min_score``, of articles found since then.
 
     Best first; copies of an already stored page (``duplicate_of``) are left out.
     """
     return matched_articles(
-        db.con,
+        con,
         """
         WHERE m.topic IN (SELECT unnest($1::VARCHAR[])) AND m.score >= $2 AND a.discovered_at >= $3
           AND a.duplicate_of IS NULL
@@ -76,21 +43,21 @@ def candidate_matches(
     )
 
 
-def last_cutoff(db: Database, digest: str) -> datetime | None:
+def last_cutoff(con: duckdb.DuckDBPyConnection, digest: str) -> datetime | None:
     """When the stories of the digest's latest sent message were selected (None: never sent)."""
-    return db.con.execute(
+    return con.execute(
         "SELECT max(cutoff) FROM digest_sends WHERE digest = ? AND status = 'sent'", [digest]
     ).fetchone()[0]
 
 
-def handled(db: Database, digest: str, story_keys: Sequence[str]) -> dict[str, int]:
+def handled(con: duckdb.DuckDBPyConnection, digest: str, story_keys: Sequence[str]) -> dict[str, int]:
     """Of these story keys, those in a pending or sent message of the digest: key -> largest size.
 
     Pass a story's member article ids too: an article sent before it joined a story was
     recorded under its own id.
     """
     return dict(
-        db.con.execute(
+        con.execute(
             """
             SELECT i.story_key, max(i.story_size) FROM digest_items i
             JOIN digest_sends s ON s.id = i.send_id
@@ -103,57 +70,43 @@ def handled(db: Database, digest: str, story_keys: Sequence[str]) -> dict[str, i
     )
 
 
-def record_attempt(db: Database, info: MessageInfo, message: bytes, items: Sequence[LedgerItem]) -> int:
-    """Store a message about to be delivered as pending, with its stories, in one transaction.
+def record_attempt(
+    con: duckdb.DuckDBPyConnection, info: MessageInfo, message: bytes, items: Sequence[LedgerItem], at: datetime
+) -> int:
+    """Store a message about to be delivered as pending (created ``at``), with its stories.
 
     Returns its send id.
     """
-    with db.transaction() as con:
-        send_id = con.execute(
-            """
-            INSERT INTO digest_sends (digest, status, transport, message_id, subject, recipients,
-                window_start, cutoff, listed, omitted, created_at, message)
-            VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
-            """,
-            [info.digest, info.transport, info.message_id, info.subject, list(info.recipients),
-             info.window_start, info.cutoff, info.listed, info.omitted, now(), message],
-        ).fetchone()[0]
-        if items:
-            con.executemany(
-                "INSERT INTO digest_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[info.digest, i.story_key, send_id, i.article_id, i.topic, i.score,
-                  i.story_size, i.listed] for i in items],
-            )
+    send_id = con.execute(
+        """
+        INSERT INTO digest_sends (digest, status, transport, message_id, subject, recipients,
+            window_start, cutoff, listed, omitted, created_at, message)
+        VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+        """,
+        [info.digest, info.transport, info.message_id, info.subject, list(info.recipients),
+         info.window_start, info.cutoff, info.listed, info.omitted, at, message],
+    ).fetchone()[0]
+    if items:
+        con.executemany(
+            "INSERT INTO digest_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[info.digest, i.story_key, send_id, i.article_id, i.topic, i.score,
+              i.story_size, i.listed] for i in items],
+        )
     return send_id
 
 
-def mark_sent(db: Database, send_id: int, warning: str | None = None) -> None:
-    """The transport accepted the message: its stories are now sent."""
-    _set_status(db, send_id, "sent", warning, sent=True)
+def set_status(con: duckdb.DuckDBPyConnection, send_id: int, status: str, error: str | None, at: datetime) -> None:
+    """Set a message's status (pending, sent, failed) and error; ``sent`` also records ``at`` as sent_at."""
+    con.execute(
+        "UPDATE digest_sends SET status = ?, error = ?,"
+        " sent_at = CASE WHEN ? THEN ? ELSE sent_at END WHERE id = ?",
+        [status, error, status == "sent", at, send_id],
+    )
 
 
-def mark_failed(db: Database, send_id: int, error: str) -> None:
-    """The message was certainly not delivered: its stories are due again."""
-    _set_status(db, send_id, "failed", error)
-
-
-def mark_unconfirmed(db: Database, send_id: int, error: str) -> None:
-    """Delivery outcome unknown: stays pending, to be re-sent as is by the next run."""
-    _set_status(db, send_id, "pending", error)
-
-
-def _set_status(db: Database, send_id: int, status: str, error: str | None, sent: bool = False) -> None:
-    with db.transaction() as con:
-        con.execute(
-            "UPDATE digest_sends SET status = ?, error = ?,"
-            " sent_at = CASE WHEN ? THEN ? ELSE sent_at END WHERE id = ?",
-            [status, error, sent, now(), send_id],
-        )
-
-
-def unconfirmed(db: Database, digest: str) -> list[tuple[SendRecord, bytes]]:
+def unconfirmed(con: duckdb.DuckDBPyConnection, digest: str) -> list[tuple[SendRecord, bytes]]:
     """Pending messages of the digest (oldest first) with their exact bytes."""
-    rows = db.con.execute(
+    rows = con.execute(
         f"SELECT {_RECORD_COLUMNS}, message FROM digest_sends"
         " WHERE digest = ? AND status = 'pending' ORDER BY id",
         [digest],
@@ -161,9 +114,9 @@ def unconfirmed(db: Database, digest: str) -> list[tuple[SendRecord, bytes]]:
     return [(_record(row[:-1]), bytes(row[-1])) for row in rows]
 
 
-def last_sent(db: Database, digest: str) -> SendRecord | None:
+def last_sent(con: duckdb.DuckDBPyConnection, digest: str) -> SendRecord | None:
     """The digest's latest sent message, if any."""
-    row = db.con.execute(
+    row = con.execute(
         f"SELECT {_RECORD_COLUMNS} FROM digest_sends WHERE digest = ? AND status = 'sent'"
         " ORDER BY id DESC LIMIT 1",
         [digest],
@@ -171,9 +124,9 @@ def last_sent(db: Database, digest: str) -> SendRecord | None:
     return _record(row) if row else None
 
 
-def history(db: Database, digest: str | None = None, limit: int = 20) -> list[SendRecord]:
+def history(con: duckdb.DuckDBPyConnection, digest: str | None = None, limit: int = 20) -> list[SendRecord]:
     """The latest messages (of one digest, or all), newest first."""
-    rows = db.con.execute(
+    rows = con.execute(
         f"SELECT {_RECORD_COLUMNS} FROM digest_sends WHERE $1 IS NULL OR digest = $1"
         " ORDER BY id DESC LIMIT $2",
         [digest, limit],

@@ -1,7 +1,8 @@
 """The full-text search index: SQL over the tables of migration 160_search_index.sql.
 
-Words are analysed exactly as the topic matcher analyses them (:func:`newswatch.textnorm.tokenize`),
-so the index finds every article the matcher could match. Postings are kept per *segment*:
+Words are analysed by the caller (``newswatch.search.index_postings``) exactly as the topic
+matcher analyses them, so the index finds every article the matcher could match. Postings are
+kept per *segment*:
 each call of :func:`index_pending` (once per ingest batch) writes one segment with one row per
 distinct word form, and :func:`merge_segments` merges ten segments of one tier into one of the
 next, up to :data:`MAX_MERGED_DOCS` articles, so a word costs a few dozen rows to look up
@@ -12,17 +13,18 @@ Every function runs inside the caller's transaction; none begins or commits one.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import duckdb
 import numpy as np
 
-from newswatch.match import field_score
-from newswatch.textnorm import analyse, words
+from newswatch.models import AllPlan, AnyPlan, IndexInput, LangPlan, ScaledPlan, SearchFilters, SearchPlan, WordPlan
 from storage.bulk import rows_relation
+
+# (first doc number, articles) -> the columns of their postings (form, doc, impact, field) and of
+# the word forms they refer to (form, key, word), as numpy arrays.
+Postings = Callable[[int, Sequence[IndexInput]], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
 
 FANOUT = 10  # segments of one tier merged at once
 MAX_MERGED_DOCS = 200_000  # no merge produces a segment of more articles than this
@@ -31,19 +33,6 @@ _DOC_COLUMNS = (
     ("doc", "INTEGER"), ("article_id", "VARCHAR"), ("feed_name", "VARCHAR"), ("language", "VARCHAR"),
     ("seen_at", "TIMESTAMPTZ"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class IndexInput:
-    """An article to index, as stored."""
-
-    article_id: str
-    title: str
-    text: str
-    feed_name: str
-    language: str | None
-    seen_at: datetime
-    extracted_at: datetime
 
 
 def pending(con: duckdb.DuckDBPyConnection, limit: int) -> list[IndexInput]:
@@ -68,40 +57,7 @@ def pending(con: duckdb.DuckDBPyConnection, limit: int) -> list[IndexInput]:
     return [IndexInput(*row) for row in rows]
 
 
-def _postings(first_doc: int, articles: Sequence[IndexInput]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Columns of the (form, doc, impact, field) postings of articles numbered from ``first_doc``,
-    and of the forms (form, key, word) they refer to."""
-    forms: dict[tuple[str, str], int] = {}
-    form_ids: list[int] = []
-    docs: list[int] = []
-    impacts: list[float] = []
-    fields: list[int] = []
-    for n, article in enumerate(articles):
-        title = Counter(map(analyse, words(article.title or "")))
-        body = Counter(map(analyse, words(article.text or "")))
-        lengths = (sum(title.values()), sum(body.values()))
-        scores: dict[tuple[int, int], float] = {}  # (field, count) -> score, for this article's lengths
-        for form in title.keys() | body.keys():
-            impact, mask = 0.0, 0
-            for field, counts in enumerate((title, body)):
-                if count := counts.get(form, 0):
-                    if (field, count) not in scores:
-                        scores[field, count] = field_score(field, count, lengths[field])
-                    impact += scores[field, count]
-                    mask |= 1 << field
-            form_ids.append(forms.setdefault(form, len(forms)))
-            docs.append(first_doc + n)
-            impacts.append(impact)
-            fields.append(mask)
-    postings = {"form": np.array(form_ids, dtype=np.int32), "doc": np.array(docs, dtype=np.int32),
-                "impact": np.array(impacts, dtype=np.float32), "field": np.array(fields, dtype=np.uint8)}
-    vocabulary = {"form": np.arange(len(forms), dtype=np.int32),
-                  "key": np.array([key for key, _ in forms], dtype=object),
-                  "word": np.array([word for _, word in forms], dtype=object)}
-    return postings, vocabulary
-
-
-def index_pending(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> int:
+def index_pending(con: duckdb.DuckDBPyConnection, postings_of: Postings, limit: int = 1000) -> int:
     """Index up to ``limit`` pending articles as one new segment; return how many."""
     articles = pending(con, limit)
     if not articles:
@@ -114,7 +70,7 @@ def index_pending(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> int:
         _DOC_COLUMNS, [[first + n, a.article_id, a.feed_name, a.language, a.seen_at] for n, a in enumerate(articles)]
     )
     con.execute(f"INSERT INTO search_docs SELECT *, true FROM {relation}", params)
-    postings, vocabulary = _postings(first, articles)
+    postings, vocabulary = postings_of(first, articles)
     # registered numpy columns are scanned in place (parameters would be converted value by value)
     con.register("new_postings", postings)
     con.register("new_forms", vocabulary)
@@ -196,3 +152,100 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     segments, docs = con.execute("SELECT count(*), coalesce(sum(docs), 0) FROM search_segments").fetchone()
     rows = con.execute("SELECT count(*) FROM search_postings").fetchone()[0]
     return {"segments": segments, "docs": docs, "posting_rows": rows}
+
+
+class _Sql:
+    """Common table expressions computing (doc, w) for the parts of a search plan."""
+
+    def __init__(self) -> None:
+        self.ctes: list[str] = []
+        self.params: list[object] = []
+
+    def add(self, sql: str, params: Sequence[object] = ()) -> str:
+        name = f"t{len(self.ctes)}"
+        self.ctes.append(f"{name} AS ({sql})")
+        self.params.extend(params)
+        return name
+
+    def plan(self, plan: SearchPlan) -> str:
+        """The CTE holding the docs of ``plan`` with their score ``w``."""
+        if isinstance(plan, WordPlan):
+            condition = "starts_with(word, ?)" if plan.prefix else "key = ?"
+            return self.add(
+                "SELECT doc, sum(impact) AS w FROM (SELECT unnest(docs) AS doc, unnest(impacts) AS impact,"
+                f" unnest(fields) AS field FROM search_postings WHERE {condition})"
+                f" WHERE field & {int(plan.fields)} <> 0 GROUP BY doc",
+                [plan.value],
+            )
+        if isinstance(plan, LangPlan):
+            return self.add("SELECT doc, 0.0 AS w FROM search_docs WHERE language = ?", [plan.code])
+        if isinstance(plan, ScaledPlan):
+            return self.add(f"SELECT doc, w * {float(plan.factor)} AS w FROM {self.plan(plan.operand)}")
+        if isinstance(plan, AnyPlan):
+            parts = " UNION ALL ".join(f"SELECT doc, w FROM {self.plan(op)}" for op in plan.operands)
+            return self.add(f"SELECT doc, sum(w) AS w FROM ({parts}) GROUP BY doc")
+        names = [self.plan(op) for op in plan.required]
+        excluded = [self.plan(op) for op in plan.excluded]
+        joins = " ".join(f"JOIN {n} USING (doc)" for n in names[1:])
+        where = " AND ".join(f"doc NOT IN (SELECT doc FROM {n})" for n in excluded) or "true"
+        return self.add(f"SELECT doc, {' + '.join(f'{n}.w' for n in names)} AS w FROM {names[0]} {joins} WHERE {where}")
+
+
+def _filters(filters: SearchFilters) -> tuple[str, list[object]]:
+    clauses, params = [], []
+    if filters.since:
+        clauses.append("d.seen_at >= ?")
+        params.append(filters.since)
+    if filters.until:
+        clauses.append("d.seen_at < ?")
+        params.append(filters.until)
+    if filters.languages:
+        clauses.append("d.language IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(filters.languages))
+    if filters.sources:
+        clauses.append("d.feed_name IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(filters.sources))
+    if filters.topic:
+        clauses.append("d.article_id IN (SELECT article_id FROM matches WHERE topic = ?)")
+        params.append(filters.topic)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def candidates(
+    con: duckdb.DuckDBPyConnection, plan: SearchPlan, filters: SearchFilters, newest: bool, limit: int
+) -> tuple[list[tuple[str, float]], int]:
+    """Up to ``limit`` (article id, index score) of the live docs of ``plan`` that pass ``filters``,
+    best (or newest) first, and how many there are in all."""
+    sql = _Sql()
+    root = sql.plan(plan)
+    where, params = _filters(filters)
+    order = "d.seen_at DESC, h.w DESC" if newest else "h.w DESC, d.seen_at DESC"
+    rows = con.execute(
+        f"""
+        WITH {", ".join(sql.ctes)}
+        SELECT d.article_id, h.w, count(*) OVER () AS total
+        FROM {root} h JOIN search_docs d USING (doc)
+        WHERE d.live AND h.w > 0{where}
+        ORDER BY {order}, d.doc
+        LIMIT ?
+        """,
+        [*sql.params, *params, limit],
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
+
+
+def articles_to_check(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple]:
+    """(id, title, text, language, feed, url, published, discovered, status) of stored articles.
+
+    Long texts are ZSTD-compressed: a lookup through the primary key decompresses a block per
+    row, a ``rowid`` semi-join each block once (several times faster).
+    """
+    rows = con.execute(
+        """
+        SELECT id, title, coalesce(text, summary), language, feed_name, url, published_at, discovered_at, status
+        FROM articles
+        WHERE rowid IN (SELECT rowid FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[])))
+        """,
+        [list(ids)],
+    ).fetchall()
+    return {row[0]: row for row in rows}

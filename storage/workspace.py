@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
-from storage.clusters import ClusterSummary, cluster_summaries
-from storage.db import MatchedArticle, matched_articles
-
-
-@dataclass(frozen=True, slots=True)
-class TopicVolume:
-    """How much a topic matched: in the last day, week and in all, and when it last did."""
-
-    topic: str
-    day: int
-    week: int
-    total: int
-    latest: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    """An article as stored, with its text, for the story page."""
-
-    article_id: str
-    title: str
-    url: str
-    feed_name: str
-    language: str | None
-    published_at: datetime | None
-    discovered_at: datetime
-    status: str
-    text: str
-    topics: tuple[str, ...]  # topics it matched
+from newswatch.models import ClusterSummary, MatchedArticle, SearchFilters, StoredArticle, TopicVolume
+from storage.clusters import cluster_summaries
+from storage.matches import matched_articles
 
 
 def topic_volumes(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, TopicVolume]:
@@ -69,8 +42,7 @@ def match_times(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) 
 
 
 def topic_matches(
-    con: duckdb.DuckDBPyConnection, topic: str, since: datetime | None, until: datetime | None,
-    languages: Sequence[str], sources: Sequence[str], newest: bool, limit: int,
+    con: duckdb.DuckDBPyConnection, topic: str, filters: SearchFilters, newest: bool, limit: int
 ) -> list[MatchedArticle]:
     """A topic's matches (non-duplicates), filtered, best or newest first."""
     at = "coalesce(a.published_at, a.discovered_at)"
@@ -85,7 +57,7 @@ def topic_matches(
         ORDER BY {order}, a.id
         LIMIT $6
         """,
-        [topic, since, until, list(languages), list(sources), limit],
+        [topic, filters.since, filters.until, list(filters.languages), list(filters.sources), limit],
     )
 
 

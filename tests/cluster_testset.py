@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 
-from newswatch.cluster import ClusterInput
+from newswatch.models import ClusterInput
 
 TESTSET = Path(__file__).parent / "data" / "cluster_testset.json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from newswatch.parse import ParsedPage, parse_page
+from newswatch.pages import ParsedPage, parse_page
 
 CRASH = b"<!-- kill the parser process -->"
 

@@ -15,14 +15,11 @@ import duckdb
 import pytest
 from cluster_testset import LabelledArticle, load_testset, pair_scores
 
-from newswatch.cluster import (
-    ClusterInput,
-    ClusterParamsError,
-    ClusterSettings,
-    StoryClusterer,
-    shingle_hashes,
-    words,
-)
+from newswatch.cluster import StoryClusterer, shingle_hashes
+from newswatch.config import ClusterSettings
+from newswatch.errors import ClusterParamsError
+from newswatch.models import ClusterInput
+from newswatch.text import folded_words
 from storage.clusters import cluster_summaries, clusters_to_send, mark_sent
 from storage.db import Database
 
@@ -41,14 +38,8 @@ def assign(
     con: duckdb.DuckDBPyConnection, articles: Sequence[ClusterInput], clusterer: StoryClusterer
 ) -> dict[str, str]:
     """Cluster one batch in its own transaction, as the pipeline does."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        result = clusterer.assign(con, articles)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return result
+    with Database(con, None).cluster_tables() as tables:
+        return clusterer.assign(tables, articles)
 
 
 def one_by_one(
@@ -75,17 +66,11 @@ def clustered(testset: list[LabelledArticle]) -> dict[str, str]:
     return one_by_one(open_store(), testset, StoryClusterer())
 
 
-def test_words_any_script_normalised() -> None:
-    assert words("Հայաստանի ԱԳ նախարար, «ՀԱՊԿ»") == ["հայաստանի", "ագ", "նախարար", "հապկ"]
-    assert words("საქართველოს პარლამენტმა 84 ხმით") == ["საქართველოს", "პარლამენტმა", "84", "ხმით"]
-    assert words("ＣＳＴＯ Summit—Minsk") == ["csto", "summit", "minsk"]
-
-
 def test_shingle_hashes_are_distinct_word_windows() -> None:
-    assert len(shingle_hashes(words("a b c d e a b c"), 3)) == 5  # abc, bcd, cde, dea, eab
-    assert len(shingle_hashes(words("short text"), 3)) == 1
+    assert len(shingle_hashes(folded_words("a b c d e a b c"), 3)) == 5  # abc, bcd, cde, dea, eab
+    assert len(shingle_hashes(folded_words("short text"), 3)) == 1
     assert len(shingle_hashes([], 3)) == 0
-    assert set(shingle_hashes(words("x y z"), 3)) != set(shingle_hashes(words("z y x"), 3))
+    assert set(shingle_hashes(folded_words("x y z"), 3)) != set(shingle_hashes(folded_words("z y x"), 3))
 
 
 def test_precision_and_recall_on_testset(
@@ -188,8 +173,8 @@ from cluster_testset import load_testset
 from newswatch.cluster import StoryClusterer
 from storage.db import open_database
 items = load_testset()[int(sys.argv[3]):int(sys.argv[4])]
-with open_database(Path(sys.argv[2])) as db:
-    print(json.dumps(db.store_clusters(StoryClusterer(), [i.article for i in items])))
+with open_database(Path(sys.argv[2])) as db, db.cluster_tables() as tables:
+    print(json.dumps(StoryClusterer().assign(tables, [i.article for i in items])))
 """
 
 

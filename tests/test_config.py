@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from newswatch.config import ConfigError, load_config
+from newswatch.config import load_config
+from newswatch.errors import ConfigError
 
 VALID_FEED = "  - {name: A, url: 'https://a.example/feed', language: en}\n"
 VALID_TOPIC = "topics:\n  - name: CSTO\n    terms: {en: [CSTO]}\n"

@@ -10,7 +10,7 @@ from conftest import article_html, write_sources, Article
 from werkzeug import Response
 
 from newswatch.config import load_config
-from newswatch.dedupe import article_id, canonical_url, page_url
+from newswatch.urls import article_id, canonical_url, page_url
 from newswatch.pipeline import ingest
 from storage.db import open_database
 

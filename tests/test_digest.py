@@ -27,8 +27,8 @@ from smtp_sink import SmtpServer
 
 from newswatch.config import Config
 from newswatch.digest import run_digest
-from newswatch.mail import DeliveryError, SmtpTransport, transport_for
-from storage import digests as ledger
+from newswatch.errors import DeliveryError
+from newswatch.mail import SmtpTransport, transport_for
 from storage.db import open_database
 
 
@@ -76,7 +76,7 @@ def titles_in(text: str) -> list[str]:
 def sends(config: Config) -> list[tuple[str, int, int]]:
     """(status, listed, omitted) of every stored digest message, oldest first."""
     with open_database(config.settings.database) as db:
-        return [(r.status, r.listed, r.omitted) for r in reversed(ledger.history(db, "brief"))]
+        return [(r.status, r.listed, r.omitted) for r in reversed(db.digest_history("brief"))]
 
 
 def test_digest_is_delivered_as_multipart_utf8_mail(room, smtp):
@@ -163,7 +163,7 @@ def test_window_spans_a_failed_run(room, smtp):
     text, _ = parts(smtp.received[1].message)
     assert sorted(titles_in(text)) == sorted([b.title, c.title])
     with open_database(config.settings.database) as db:
-        history = ledger.history(db, "brief")
+        history = db.digest_history("brief")
     assert [r.status for r in history] == ["sent", "failed", "sent"]
     assert history[0].window_start == history[2].cutoff  # covers everything since the last sent digest
     assert "Connection refused" in history[1].error
@@ -307,7 +307,7 @@ def test_dry_run_writes_files_and_records_nothing(room, tmp_path):
     room.ingest(config)
     with open_database(config.settings.database) as db:
         result = run_digest(config, db, config.digest("brief"), None, dry_run_dir=tmp_path / "dry-run")
-        assert ledger.history(db) == []
+        assert db.digest_history() == []
     eml, html = result.files
     assert eml.endswith(".eml") and html.endswith(".html")
     assert "Ереван и Баку" in (tmp_path / "dry-run" / html).read_text(encoding="utf-8")
@@ -344,7 +344,7 @@ def test_window_start_is_shown_in_the_digest_time_zone(room, smtp):
     room.ingest(config)
     send(config)
     with open_database(config.settings.database) as db:
-        cutoff = ledger.history(db, "brief")[1].cutoff
+        cutoff = db.digest_history("brief")[1].cutoff
     assert first.status == "sent"
     local = (cutoff + timedelta(hours=4)).strftime("%Y-%m-%d %H:%M")
     assert f"New since the last digest ({local} +04)" in parts(smtp.received[1].message)[0]

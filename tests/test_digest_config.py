@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from newswatch.config import ConfigError, DigestSchedule, load_config
+from newswatch.config import DigestSchedule, load_config
+from newswatch.errors import ConfigError
 
 HEAD = """\
 settings:

@@ -9,7 +9,7 @@ from smtp_sink import SmtpServer, password_checker
 from typer.testing import CliRunner
 
 from newswatch.cli import app
-from newswatch.mail import DeliveryError
+from newswatch.errors import DeliveryError
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 

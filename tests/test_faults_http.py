@@ -16,7 +16,8 @@ from servers import TrickleServer, endless_chunks, gzip_bomb, threaded_server
 from werkzeug import Response
 
 from newswatch.config import HttpSettings
-from newswatch.http import FetchError, HttpResponse, fetch, make_client
+from newswatch.errors import FetchError
+from newswatch.http import HttpResponse, fetch, make_client
 
 LOOPBACK = ("127.0.0.1", "localhost")
 

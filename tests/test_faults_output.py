@@ -9,17 +9,9 @@ from werkzeug import Response
 
 from newswatch.config import load_config
 from newswatch.pipeline import ingest, report, report_window
-from newswatch.textclean import clean_text
 from storage.db import open_database
 
 INVISIBLE = ("\u202e", "\u202d", "\u2066", "\u200b", "\ufeff", "\x07")
-
-
-def test_clean_text_removes_invisible_and_control_characters():
-    assert clean_text("CS\u200bTO\u202e gnp.exe\x07\ufeff") == "CSTO gnp.exe"
-    # tabs, newlines and the joiners some scripts need are kept
-    assert clean_text("a\tb\nc \u200c\u200d") == "a\tb\nc \u200c\u200d"
-    assert clean_text("مرحبا CSTO שלום") == "مرحبا CSTO שלום"
 
 
 def test_hostile_titles_and_bodies_render_escaped_and_readable(site, tmp_path):

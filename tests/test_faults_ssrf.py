@@ -10,8 +10,9 @@ import pytest
 from conftest import NON_LOOPBACK_CONNECTS, Article, write_sources
 from werkzeug import Response
 
-from newswatch.config import ConfigError, HttpSettings, load_config
-from newswatch.http import FetchError, fetch, make_client
+from newswatch.config import HttpSettings, load_config
+from newswatch.errors import ConfigError, FetchError
+from newswatch.http import fetch, make_client
 from newswatch.pipeline import ingest
 from storage.db import open_database
 

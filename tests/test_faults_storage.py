@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from newswatch.cli import app
 from newswatch.config import load_config
+from newswatch.errors import StorageError
 from newswatch.pipeline import ingest
-from storage.db import StorageError, migrations, open_database
+from storage.db import migrations, open_database
 
 FAILED_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
@@ -63,6 +64,15 @@ def test_old_schema_is_migrated_and_keeps_its_data(site, tmp_path):
         assert db.feed_health()["Daily"].consecutive_failures == 0
     status = CliRunner().invoke(app, ["sources", "status", "--sources", str(sources)], env={"COLUMNS": "200"})
     assert status.exit_code == 0 and "│ Daily" in status.output and " ok " in status.output
+
+
+def test_upgrade_drops_the_runs_table_nothing_wrote(tmp_path):
+    path = tmp_path / "v1.duckdb"
+    make_v1_database(path, "http://old.example/rss.xml")
+    with open_database(path) as db:
+        tables = {row[0] for row in db.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "runs" not in tables and {"feeds", "articles", "matches", "cluster_members"} <= tables
+        assert db.schema_version() == migrations()[-1][0]
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path):

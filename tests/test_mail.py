@@ -10,8 +10,8 @@ import pytest
 from smtp_sink import SmtpServer, password_checker, self_signed, server_tls_context
 
 from newswatch.config import SmtpSettings
+from newswatch.errors import DeliveryError
 from newswatch.mail import (
-    DeliveryError,
     Envelope,
     OutboxTransport,
     Outcome,

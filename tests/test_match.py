@@ -7,7 +7,8 @@ from conftest import SAMPLES
 from labelled.data import load_watchlist
 
 from newswatch.config import Entity, Topic
-from newswatch.match import TopicError, compile_topics
+from newswatch.errors import TopicError
+from newswatch.match import compile_topics
 
 
 def hits(query: str, title: str = "", body: str = "", language: str | None = None, **entities: list[str]):

@@ -11,8 +11,8 @@ from parse_hooks import CRASH, parse_or_die
 from werkzeug import Response
 
 from newswatch.config import Feed, HttpSettings
-from newswatch.extract import extract_batch
 from newswatch.models import PendingArticle
+from newswatch.pages import extract_batch
 from newswatch.parse_pool import ParsePool, parser, shared_pool
 from newswatch.pipeline import fetch_one_feed
 

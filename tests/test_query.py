@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 from pydantic import ValidationError
 
-from newswatch.config import ConfigError, Entity, Topic, load_config
+from newswatch.config import Entity, Topic, load_config
+from newswatch.errors import ConfigError, QuerySyntaxError
+from newswatch.match import compile_topics
 from newswatch.query import (
     And,
     AtLeast,
@@ -16,7 +19,6 @@ from newswatch.query import (
     Near,
     Not,
     Or,
-    QuerySyntaxError,
     Term,
     Word,
     parse_query,
@@ -174,3 +176,11 @@ def test_topic_rejects_unknown_fields():
 def test_entity_aliases_are_validated():
     with pytest.raises(ValidationError, match="alias 'a\\*b'"):
         Entity(name="x", aliases=["a*b"])
+
+
+def test_each_query_is_parsed_once_from_validation_to_matching():
+    parse_query.cache_clear()
+    config = load_config(REPO / "sources.yaml")
+    compile_topics(config.topics, config.entities, semantic=False)
+    queries = {topic.query for topic in config.topics if topic.query}
+    assert queries and parse_query.cache_info().misses == len(queries)

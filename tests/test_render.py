@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from newswatch.models import FeedHealth, Snippet
+from newswatch.models import FeedHealth, MatchedArticle, Snippet
 from newswatch.render import build_report, highlight_html, highlight_text, render_report
-from storage.db import MatchedArticle
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -1,8 +1,8 @@
 """The workspace's pages: topics, a topic's stories, a story, search, feed health, feedback.
 
-Every page reads through :func:`storage.snapshot.open_reader` (the database, or its snapshot
+Every page reads through :func:`storage.db.open_reader` (the database, or its snapshot
 while an ingest writes it; the page says which), one request at a time, and holds the file only
-while it renders. Feedback is written through :func:`storage.feedback.record` (stored, or queued
+while it renders. Feedback is written through :func:`newswatch.feedback.record` (stored, or queued
 while a run writes the database; never dropped). Templates are the report's Jinja2
 environment (autoescaped); feed-supplied text is only ever rendered as escaped text.
 """
@@ -21,17 +21,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from newswatch import feedback
 from newswatch.chart import volume_chart
 from newswatch.config import Config
+from newswatch.errors import FeedbackError, SearchError, StorageError
 from newswatch.health import next_fetch
 from newswatch.health import state as health_state
+from newswatch.models import FEEDBACK_KINDS
 from newswatch.render import clusters_by_article, collapse_stories, environment, templates_dir
-from newswatch.search import SearchError, search
+from newswatch.search import search
 from newswatch.search_output import make_filters
 from newswatch.web.security import HEADERS, SESSION_COOKIE, Auth, Csrf
-from storage import feedback, workspace
-from storage.db import StorageError, now
-from storage.snapshot import open_reader
+from storage.db import now, open_reader
 
 STATIC = ("web.css", "app.js")
 FLASH = {"stored": "Feedback recorded.", "queued": "Feedback queued: a run is writing the database; it is stored when the run ends."}
@@ -73,7 +74,7 @@ def _values(request: Request, name: str) -> list[str]:
 
 def _marks(ws: Workspace, db) -> dict[tuple[str, str], str]:
     """(topic, article id) -> 'not_relevant' | 'missed', stored or queued."""
-    return feedback.verdicts([*feedback.listing(db), *feedback.queued(ws.database)])
+    return feedback.verdicts([*db.feedback(), *feedback.queued(ws.database)])
 
 
 def overview(request: Request) -> Response:
@@ -81,8 +82,8 @@ def overview(request: Request) -> Response:
     at = now()
     start = at - timedelta(days=30)
     with ws.lock, open_reader(ws.database) as (db, freshness):
-        volumes = workspace.topic_volumes(db.con, at)
-        chart = volume_chart(workspace.match_times(db.con, start, at), ws.topic_names(), start, at)
+        volumes = db.topic_volumes(at)
+        chart = volume_chart(db.match_times(start, at), ws.topic_names(), start, at)
     return _page(request, "overview.html.j2", freshness=freshness, volumes=volumes, report={"chart": chart},
                  config=ws.config)
 
@@ -100,10 +101,9 @@ def topic_page(request: Request) -> Response:
     except SearchError as error:
         return _page(request, "error.html.j2", 400, message=str(error))
     with ws.lock, open_reader(ws.database) as (db, freshness):
-        rows = workspace.topic_matches(db.con, name, filters.since, filters.until, filters.languages,
-                                       filters.sources, newest, TOPIC_LIMIT)
+        rows = db.topic_matches(name, filters, newest, TOPIC_LIMIT)
         cluster_of = clusters_by_article(db.cluster_summaries([r.article_id for r in rows]))
-        languages, outlets = workspace.facets(db.con, name)
+        languages, outlets = db.topic_facets(name)
         marks = _marks(ws, db)
     return _page(request, "topic.html.j2", freshness=freshness, topic=topic, stories=collapse_stories(rows, cluster_of),
                  newest=newest, filters=filters, languages=languages, outlets=outlets, marks=marks,
@@ -114,7 +114,7 @@ def story_page(request: Request) -> Response:
     ws = _ws(request)
     article_id = request.path_params["article_id"]
     with ws.lock, open_reader(ws.database) as (db, freshness):
-        cluster, members = workspace.story(db.con, article_id)
+        cluster, members = db.story(article_id)
         marks = _marks(ws, db)
     if not members:
         return _page(request, "error.html.j2", 404, message="No stored article has this id.")
@@ -132,7 +132,7 @@ def search_page(request: Request) -> Response:
             filters = make_filters(params.get("since"), params.get("until"), _values(request, "lang"),
                                    _values(request, "source"), params.get("topic") or None, ws.config)
             with ws.lock, open_reader(ws.database) as (db, freshness):
-                result = search(db.con, text, ws.config.entities, filters,
+                result = search(db, text, ws.config.entities, filters,
                                 "newest" if params.get("sort") == "newest" else "relevance")
                 marks = _marks(ws, db)
         except SearchError as err:
@@ -188,7 +188,7 @@ async def feedback_post(request: Request) -> Response:
     if not _same_origin(request) or not ws.csrf.valid(request.cookies.get(SESSION_COOKIE), form.get("csrf")):
         return fail(403, "This form has expired or did not come from this page: reload the page and try again.")
     kind, topic, article = form.get("kind", ""), form.get("topic", ""), form.get("article", "").strip()
-    if kind not in feedback.KINDS:
+    if kind not in FEEDBACK_KINDS:
         return fail(400, "Unknown kind of feedback.")
     if topic not in ws.topic_names():
         return fail(400, "Choose one of the configured topics.")
@@ -197,7 +197,7 @@ async def feedback_post(request: Request) -> Response:
     try:
         with ws.lock:
             item, stored = feedback.record(ws.database, kind, topic, article, form.get("note", "")[:500], "web")
-    except ValueError as error:
+    except FeedbackError as error:
         return fail(400, str(error))
     except StorageError as error:
         return fail(503, f"Not recorded: {error}")

@@ -24,6 +24,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from newswatch.errors import WebSetupError
+
 TOKEN_ENV = "NEWSWATCH_WEB_TOKEN"
 USER_ENV = "NEWSWATCH_WEB_USER"
 PASSWORD_ENV = "NEWSWATCH_WEB_PASSWORD"
@@ -37,10 +39,6 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-
-
-class WebSetupError(Exception):
-    """The server must not start as configured (the message says what to set)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,11 @@ import uvicorn
 
 from newswatch.config import Config
 from newswatch.web.app import create_app
-from newswatch.web.security import WebSetupError, auth_from_env, check_binding
-
-__all__ = ["WebSetupError", "serve"]
+from newswatch.web.security import auth_from_env, check_binding
 
 
 def serve(config: Config, database: Path, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve until stopped; refuse (WebSetupError) to listen beyond loopback without credentials."""
+    """Serve until stopped; refuse (:class:`~newswatch.errors.WebSetupError`) to listen beyond loopback without credentials."""
     auth = auth_from_env()
     check_binding(host, auth)
     shown = f"[{host}]" if ":" in host else host

@@ -17,7 +17,7 @@ CREATE TABLE search_docs (
 -- Rows of a segment are written ordered by key, so min-max zone maps skip most row groups.
 CREATE TABLE search_postings (
     segment INTEGER NOT NULL,
-    key VARCHAR NOT NULL,             -- stem (newswatch.textnorm.analyse), matched by plain words
+    key VARCHAR NOT NULL,             -- stem (newswatch.text.analyse), matched by plain words
     word VARCHAR NOT NULL,            -- folded surface form, matched by prefix wildcards
     docs INTEGER[] NOT NULL,          -- ascending
     impacts FLOAT[] NOT NULL,         -- the matcher's BM25-style score of this word in each doc

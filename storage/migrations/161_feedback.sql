@@ -4,7 +4,7 @@
 CREATE TABLE feedback (
     kind VARCHAR NOT NULL,            -- not_relevant | missed
     topic VARCHAR NOT NULL,
-    article_id VARCHAR NOT NULL,      -- newswatch.dedupe.article_id of the article's canonical URL
+    article_id VARCHAR NOT NULL,      -- newswatch.urls.article_id of the article's canonical URL
     url VARCHAR NOT NULL,             -- the article's URL (stored or not)
     note VARCHAR NOT NULL DEFAULT '',
     source VARCHAR NOT NULL,          -- where it was given: cli | web

@@ -1,9 +1,10 @@
-"""Set-based writes of the store: duplicates within and across batches, reruns."""
+"""The store (storage/): set-based writes, duplicates within and across batches, reruns."""
 
 from __future__ import annotations
 
-from newswatch.dedupe import article_id, content_hash
 from newswatch.models import ExtractedArticle, FeedFetch, FeedItem
+from newswatch.text import content_hash
+from newswatch.urls import article_id
 from storage.db import open_database
 
 

@@ -1,6 +1,9 @@
-"""Unicode-aware tokenisation, case folding and stemming shared by queries and articles.
+"""Text: cleaning what pages send, words for matching, hashing and clustering, one-line display.
 
-Every word is reduced to two forms:
+Cleaning: control, bidi-override and zero-width characters are removed from text we do not
+control (:func:`clean_text`) before it is stored, matched or displayed.
+
+Words for matching: every word is reduced to two forms (:func:`analyse`, :func:`tokenize`):
 
 * ``surface``: NFKC, full case folding, combining marks removed and a few
   script-specific equivalences applied (Azerbaijani/Turkish dotless ``ı`` and dotted
@@ -12,16 +15,34 @@ Every word is reduced to two forms:
   stemmer, Latin words the English stemmer; Georgian has no stemmer (use wildcards).
   Plain terms and phrases match on this form, so ``мирный договор`` also finds
   ``мирного договора``.
+
+Words for hashing and clustering (:func:`folded_words`): NFKC, case-folded ``\\w+`` runs, the
+same list for the content hash of a page and the shingles of a story.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from functools import lru_cache
 
 import Stemmer
+
+# C0/C1 control characters (but tab and newlines), soft hyphen, zero-width space, word joiner
+# and invisible operators, bidi embeddings/overrides/isolates (they can reverse how the rest of
+# a line reads) and BOMs. Zero-width (non-)joiners stay: some scripts and emoji need them.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control, bidi-override and zero-width characters."""
+    return _INVISIBLE.sub("", text)
+
 
 # A word is a run of letters/digits, keeping combining marks that follow a letter.
 _WORD_RE = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0483-\u0489])*")
@@ -93,3 +114,28 @@ def tokenize(text: str) -> list[Token]:
 def words(text: str) -> list[str]:
     """Split ``text`` into raw words, exactly as :func:`tokenize` does."""
     return _WORD_RE.findall(text)
+
+
+_FOLDED_WORD = re.compile(r"\w+")
+
+
+def folded_words(text: str | None) -> list[str]:
+    """Case-folded, NFKC-normalised words (any script) of ``text``."""
+    return _FOLDED_WORD.findall(unicodedata.normalize("NFKC", text or "").casefold())
+
+
+def content_hash(text: str) -> str:
+    """Hash of the folded words of ``text``: identical bodies under different URLs share it."""
+    return hashlib.sha256(" ".join(folded_words(text)).encode("utf-8")).hexdigest()
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace and control characters made one space."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def format_time(value: datetime | None, tz: tzinfo | None = None) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM UTC``, or in ``tz`` with its abbreviation (empty when unknown)."""
+    if not value:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if tz else value.strftime("%Y-%m-%d %H:%M UTC")

@@ -16,12 +16,13 @@ import httpx
 import lxml.html
 
 from newswatch.config import Feed, HttpSettings
-from newswatch.dedupe import article_id, canonical_url
-from newswatch.http import FetchError, HttpResponse, fetch
+from newswatch.errors import FetchError
+from newswatch.http import HttpResponse, fetch
 from newswatch.models import FeedFetch, FeedItem, FeedState
-from newswatch.textclean import clean_text
+from newswatch.text import clean_text
+from newswatch.urls import article_id, canonical_url
 
-log = logging.getLogger("newswatch.fetch")
+log = logging.getLogger("newswatch.feeds")
 
 
 FeedParse = Callable[[bytes, str, str, str], tuple[FeedItem, ...]]

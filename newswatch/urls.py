@@ -1,10 +1,9 @@
-"""Canonical keys: one article per canonical URL, one body per normalised-text hash."""
+"""Canonical URLs: one article per page, whatever edition, tracking parameters or redirects led to it."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that identify a campaign or a click, never a page.
@@ -81,14 +80,3 @@ def page_url(link: str, final_url: str | None = None, declared: str | None = Non
 def article_id(url: str) -> str:
     """Stable article key: a short hash of the canonical URL."""
     return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:24]
-
-
-def normalise_text(text: str) -> str:
-    """Unicode-normalised, case-folded text with punctuation and spacing removed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.findall(r"\w+", text))
-
-
-def content_hash(text: str) -> str:
-    """Hash of the normalised text: identical bodies under different URLs share it."""
-    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()

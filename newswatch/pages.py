@@ -1,0 +1,128 @@
+"""Article pages: fetched in threads, then parsed into text and metadata.
+
+Parsing (:func:`parse_page`) is the CPU-bound part: it runs in the parser processes of
+:mod:`newswatch.parse_pool` (which preload this module, so that trafilatura and lingua are
+imported once), or in the calling process. Only the page goes in and only a
+:class:`ParsedPage` comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import httpx
+import trafilatura
+
+from newswatch.config import HttpSettings
+from newswatch.errors import FetchError
+from newswatch.http import fetch, make_client
+from newswatch.language import detect_language
+from newswatch.models import ExtractedArticle, PendingArticle
+from newswatch.text import clean_text, content_hash
+from newswatch.urls import page_url
+
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """What a page yielded; ``canonical_url`` is the page's own claim, not yet checked."""
+
+    text: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    canonical_url: str | None
+    content_hash: str
+
+
+Parse = Callable[[bytes, str, str, str | None], ParsedPage]
+"""The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
+
+
+def extract_page(html: bytes | str, url: str) -> dict | None:
+    """Main text and metadata of an HTML page, or None when there is no article text."""
+    document = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, favor_recall=True
+    )
+    if document is None or not (document.text or "").strip():
+        return None
+    return {
+        "text": clean_text(document.text).strip(),
+        "title": clean_text(document.title) if document.title else None,
+        "author": document.author,
+        "published_at": _parse_date(document.date),
+        "language": document.language,
+        "canonical_url": document.url,
+    }
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_page(content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
+    """Extract the page at ``url``; FetchError when it has no usable article text.
+
+    ``title`` (the feed's) stands in for a page without one in language detection, and the
+    feed's declared ``language_hint`` comes first: a page's lang attribute is often a
+    site-wide default.
+    """
+    try:
+        fields = extract_page(content, url)
+    except Exception as err:  # a hostile page must cost one article, never the batch
+        raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
+    if fields is None:
+        raise FetchError("no article text found on the page")
+    hint = language_hint or fields["language"]
+    fields["language"] = detect_language(f"{fields['title'] or title}\n{fields['text']}", hint)
+    return ParsedPage(content_hash=content_hash(fields["text"]), **fields)
+
+
+# -- fetching -------------------------------------------------------------------------------
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+
+
+def fetch_and_extract(
+    client: httpx.Client, article: PendingArticle, settings: HttpSettings, parse: Parse = parse_page
+) -> ExtractedArticle:
+    """Fetch one article page and extract it with ``parse``; on any failure keep the feed summary."""
+    try:
+        response = fetch(client, article.url, settings, robots=settings.respect_robots)
+        if response.status >= 400:
+            raise FetchError(f"HTTP {response.status}")
+        if response.content_type not in HTML_TYPES:
+            raise FetchError(f"not an HTML page ({response.content_type})")
+        parsed = parse(response.content, response.url, article.title, article.language_hint)
+    except FetchError as err:
+        return summary_only(article, str(err))
+    fields = asdict(parsed) | {"canonical_url": page_url(article.url, response.url, parsed.canonical_url)}
+    return ExtractedArticle(id=article.id, status="extracted", final_url=response.url, **fields)
+
+
+def summary_only(article: PendingArticle, error: str) -> ExtractedArticle:
+    """The fallback record for an article whose page could not be used."""
+    return ExtractedArticle(
+        id=article.id,
+        status="summary_only",
+        text=article.summary,
+        content_hash=content_hash(article.summary) if article.summary.strip() else None,
+        language=detect_language(f"{article.title}\n{article.summary}", article.language_hint),
+        error=error,
+    )
+
+
+def extract_batch(
+    articles: Sequence[PendingArticle], settings: HttpSettings, parse: Parse = parse_page
+) -> list[ExtractedArticle]:
+    """Fetch and extract a batch of articles, ``settings.concurrency`` pages at a time."""
+    with make_client(settings) as client, ThreadPoolExecutor(settings.concurrency) as pool:
+        return list(pool.map(lambda article: fetch_and_extract(client, article, settings, parse), articles))
