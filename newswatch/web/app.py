@@ -34,7 +34,7 @@ from newswatch.search_output import make_filters
 from newswatch.web.security import HEADERS, SESSION_COOKIE, Auth, Csrf
 from storage.db import now, open_reader
 
-STATIC = ("web.css", "app.js")
+STATIC = {"web.css": "text/css", "app.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 FLASH = {"stored": "Feedback recorded.", "queued": "Feedback queued: a run is writing the database; it is stored when the run ends."}
 TOPIC_LIMIT = 50
 
@@ -213,8 +213,7 @@ def static_file(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in STATIC:
         return Response("not found", status_code=404)
-    media = "text/css" if name.endswith(".css") else "text/javascript"
-    return FileResponse(templates_dir() / "web" / "static" / name, media_type=media,
+    return FileResponse(templates_dir() / "web" / "static" / name, media_type=STATIC[name],
                         headers={"Cache-Control": "no-cache"})
 
 
