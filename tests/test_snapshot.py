@@ -6,7 +6,6 @@ The writer is a real second process holding the database; the readers are real c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, write_sources
 from digest_helpers import CSTO_EN, PEACE_RU, WINE
+from web_helpers import newswatch
 
 from newswatch.config import load_config
 from newswatch.feedback import queued, record
@@ -47,13 +47,6 @@ def holding(path: Path, mode: str = "write") -> Iterator[subprocess.Popen]:
     finally:
         proc.stdin.close()
         assert proc.wait(timeout=60) == 0
-
-
-def newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PREFECT_HOME": str(cwd / ".prefect")}
-    env.pop("PREFECT_API_URL", None)
-    return subprocess.run([sys.executable, "-m", "newswatch", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.fixture

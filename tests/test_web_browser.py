@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from conftest import NewsSite
 from digest_helpers import CSTO_HY, PEACE_RU, Newsroom
-from web_helpers import REPO, fill_newsroom, web_server
+from web_helpers import REPO, fill_newsroom, newswatch, web_server
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "artifacts"
@@ -28,8 +28,11 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def served(make_httpserver, tmp_path_factory):
+    """`newswatch run` against the local news site, then `newswatch web`, as a new user would."""
     tmp_path = tmp_path_factory.mktemp("browser")
-    config = fill_newsroom(Newsroom(NewsSite(make_httpserver), tmp_path))
+    config = fill_newsroom(Newsroom(NewsSite(make_httpserver), tmp_path), ingest=False)
+    done = newswatch("run", "--sources", str(tmp_path / "sources.yaml"), cwd=tmp_path)
+    assert done.returncode == 0 and "report: " in done.stdout, done.stderr[-3000:]
     make_httpserver.clear()
     with web_server(tmp_path / "sources.yaml", tmp_path) as url:
         yield url, config

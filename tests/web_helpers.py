@@ -27,16 +27,25 @@ HOSTILE = Article(
 CSTO_COPY = Article("csto-copy", CSTO_EN.title, CSTO_EN.body + "\n" + paragraphs("Moscow declined to comment on the summit."))
 
 
-def fill_newsroom(room: Newsroom) -> Config:
+def fill_newsroom(room: Newsroom, ingest: bool = True) -> Config:
     """Publish articles in four languages (a CSTO story carried by two outlets, a hostile
-    title) and ingest them once; return the configuration."""
+    title) and, with ``ingest``, ingest them once; return the configuration."""
     room.publish("en", CSTO_EN, WINE, HOSTILE)
     room.publish("ru", PEACE_RU, CSTO_COPY)
     room.publish("hy", CSTO_HY)
     room.publish("ka", PEACE_KA)
     config = room.config([])
-    room.ingest(config)
+    if ingest:
+        room.ingest(config)
     return config
+
+
+def newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a ``newswatch`` command as a user does (Prefect in local ephemeral mode)."""
+    env = {**os.environ, "PREFECT_HOME": str(cwd / ".prefect")}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run([sys.executable, "-m", "newswatch", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
 
 
 def free_port() -> int:
@@ -77,4 +86,4 @@ def web_server(sources: Path, cwd: Path, env_extra: dict[str, str] | None = None
         proc.wait(timeout=30)
 
 
-__all__ = ["CSTO_COPY", "HOSTILE", "REPO", "fill_newsroom", "free_port", "web_server"]
+__all__ = ["CSTO_COPY", "HOSTILE", "REPO", "fill_newsroom", "free_port", "newswatch", "web_server"]
