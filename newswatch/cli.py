@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import click
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from newswatch.config import Config, load_config, resolve_sources_path
 from newswatch.errors import ConfigError, DeliveryError, FeedbackError, NewswatchError

@@ -13,10 +13,12 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 from functools import cache
-
-import httpx
+from typing import TYPE_CHECKING
 
 from newswatch.errors import BlockedAddress
+
+if TYPE_CHECKING:  # only named in annotations: configuration loading does not import httpx
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

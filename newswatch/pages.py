@@ -24,6 +24,7 @@ from newswatch.models import ExtractedArticle, PendingArticle
 from newswatch.text import clean_text, content_hash
 from newswatch.urls import page_url
 
+
 @dataclass(frozen=True, slots=True)
 class ParsedPage:
     """What a page yielded; ``canonical_url`` is the page's own claim, not yet checked."""

@@ -36,9 +36,9 @@ from newswatch.models import (
     TopicVolume,
 )
 from storage import clusters, digests, feedback, search_index, snapshot, workspace
-from storage.snapshot import is_locked, snapshot_path
-from storage.matches import matched_articles, snippets_json
 from storage.bulk import rows_relation
+from storage.matches import matched_articles, snippets_json
+from storage.snapshot import is_locked, snapshot_path
 
 _NEW_ARTICLE_COLUMNS = (
     ("id", "VARCHAR"), ("canonical_url", "VARCHAR"), ("url", "VARCHAR"), ("feed_name", "VARCHAR"),

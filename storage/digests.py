@@ -18,7 +18,6 @@ import duckdb
 from newswatch.models import LedgerItem, MatchedArticle, MessageInfo, SendRecord
 from storage.matches import matched_articles
 
-
 _RECORD_COLUMNS = (
     "digest, transport, message_id, subject, recipients, window_start, cutoff, listed, omitted,"
     " id, status, created_at, sent_at, error"
