@@ -5,6 +5,8 @@ queries with a reason. Real DuckDB files throughout."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -174,3 +176,19 @@ def test_search_command_output_formats(labelled_db, tmp_path):
         run_search(config, "CSTO", "May 1st", None, [], [], None, "relevance", 2, "table")
     with pytest.raises(SearchError, match="unknown topic"):
         run_search(config, "CSTO", None, None, [], [], "nope", "relevance", 2, "table")
+
+
+def test_search_command_exit_codes(labelled_db, tmp_path):
+    db, _ = labelled_db
+    db.con.close()
+    sources = REPO / "sources.yaml"
+
+    def search_command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "newswatch", "search", *args, "--sources", str(sources),
+                               "--db", str(db.path)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    bad = search_command("CSTO AND")
+    assert bad.returncode == 2 and "Invalid search: query line 1, column" in bad.stderr
+    good = search_command("CSTO", "--format", "csv", "--limit", "1")
+    assert good.returncode == 0, good.stderr
+    assert len(good.stdout.splitlines()) == 2
