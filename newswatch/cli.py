@@ -251,7 +251,7 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     from newswatch.health import state as health_state
     from newswatch.models import FeedHealth
     from newswatch.text import format_time
-    from storage.db import now, open_database
+    from storage.db import now
 
     config, _ = _load(sources, db)
     path = config.settings.database

@@ -13,12 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from newswatch.config import Config
-from newswatch.models import Snippet
-from newswatch.render import StoryItem, highlight_text
-from newswatch.text import format_time, one_line
 from newswatch.errors import SearchError
-from newswatch.models import Freshness, SearchFilters
+from newswatch.models import Freshness, SearchFilters, Snippet
+from newswatch.render import StoryItem, highlight_text
 from newswatch.search import SearchResult, search
+from newswatch.text import format_time, one_line
 from storage.db import open_reader
 
 FORMATS = ("table", "json", "csv")

@@ -17,7 +17,6 @@ from newswatch.models import (
     ArticleForMatching,
     Feedback,
     Freshness,
-    IndexInput,
     ClusterInput,
     ClusterSummary,
     ExtractedArticle,

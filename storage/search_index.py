@@ -19,7 +19,15 @@ from datetime import UTC, datetime
 import duckdb
 import numpy as np
 
-from newswatch.models import AllPlan, AnyPlan, IndexInput, LangPlan, ScaledPlan, SearchFilters, SearchPlan, WordPlan
+from newswatch.models import (
+    AnyPlan,
+    IndexInput,
+    LangPlan,
+    ScaledPlan,
+    SearchFilters,
+    SearchPlan,
+    WordPlan,
+)
 from storage.bulk import rows_relation
 
 # (first doc number, articles) -> the columns of their postings (form, doc, impact, field) and of

@@ -7,7 +7,13 @@ from datetime import datetime
 
 import duckdb
 
-from newswatch.models import ClusterSummary, MatchedArticle, SearchFilters, StoredArticle, TopicVolume
+from newswatch.models import (
+    ClusterSummary,
+    MatchedArticle,
+    SearchFilters,
+    StoredArticle,
+    TopicVolume,
+)
 from storage.clusters import cluster_summaries
 from storage.matches import matched_articles
 

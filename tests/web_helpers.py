@@ -14,7 +14,15 @@ from pathlib import Path
 
 import httpx
 from conftest import REPO, Article
-from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, WINE, Newsroom, paragraphs
+from digest_helpers import (
+    CSTO_EN,
+    CSTO_HY,
+    PEACE_KA,
+    PEACE_RU,
+    WINE,
+    Newsroom,
+    paragraphs,
+)
 
 from newswatch.config import Config
 

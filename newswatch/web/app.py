@@ -18,7 +18,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from newswatch import feedback
@@ -28,7 +34,12 @@ from newswatch.errors import FeedbackError, SearchError, StorageError
 from newswatch.health import next_fetch
 from newswatch.health import state as health_state
 from newswatch.models import FEEDBACK_KINDS
-from newswatch.render import clusters_by_article, collapse_stories, environment, templates_dir
+from newswatch.render import (
+    clusters_by_article,
+    collapse_stories,
+    environment,
+    templates_dir,
+)
 from newswatch.search import search
 from newswatch.search_output import make_filters
 from newswatch.web.security import HEADERS, SESSION_COOKIE, Auth, Csrf
