@@ -27,6 +27,7 @@ PAGES = ["/", "/topics/CSTO", "/topics/peace%20accord?sort=newest&lang=ru", "/se
 def workspace(make_httpserver, tmp_path_factory):
     """(base URL, config, sources path) of a running workspace over an ingested newsroom."""
     tmp_path = tmp_path_factory.mktemp("web")
+    make_httpserver.clear()  # handlers other modules may have left on the shared server
     room = Newsroom(NewsSite(make_httpserver), tmp_path)
     config = fill_newsroom(room)
     make_httpserver.clear()  # the site was only needed for the ingest; later tests serve their own

@@ -30,6 +30,7 @@ def chromium() -> str:
 def served(make_httpserver, tmp_path_factory):
     """`newswatch run` against the local news site, then `newswatch web`, as a new user would."""
     tmp_path = tmp_path_factory.mktemp("browser")
+    make_httpserver.clear()  # handlers other modules may have left on the shared server
     config = fill_newsroom(Newsroom(NewsSite(make_httpserver), tmp_path), ingest=False)
     done = newswatch("run", "--sources", str(tmp_path / "sources.yaml"), cwd=tmp_path)
     assert done.returncode == 0 and "report: " in done.stdout, done.stderr[-3000:]
