@@ -162,22 +162,28 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def progress(message: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {message}", file=sys.stderr, flush=True)
+
+
 def build(db, n: int, batch: int) -> dict:
     """Store ``n`` articles, then index them batch by batch as ingest does; time the index only."""
     generated = time.perf_counter()
     chunk: list[tuple] = []
-    for row in articles(n):
+    for k, row in enumerate(articles(n), 1):
         chunk.append(row)
-        if len(chunk) == 20_000:
+        if len(chunk) == 20_000 or k == n:
             store(db, chunk)
             chunk = []
-    if chunk:
-        store(db, chunk)
+            progress(f"stored {k} articles")
     generated = time.perf_counter() - generated
     before = file_size(db)
     wall, cpu0 = time.perf_counter(), cpu()
-    while db.update_search_index(index_postings, batch) == batch:
-        pass
+    done = 0
+    while (count := db.update_search_index(index_postings, batch)) == batch:
+        done += count
+        if done % 50_000 == 0:
+            progress(f"indexed {done} articles")
     wall, used = time.perf_counter() - wall, cpu() - cpu0
     after = file_size(db)
     return {"generate_and_store_s": generated, "index_s": wall, "index_cpu_s": used,
@@ -242,6 +248,7 @@ def main() -> None:
         else:
             saved = build(db, args.n, args.batch)
         extra = one_more_batch(db, args.n, args.batch) if not reuse else saved.get("one_more_batch_s")
+        progress("index built; queries")
         end = db.con.execute("SELECT max(published_at) FROM articles").fetchone()[0]
         results = []
         for query, kind in QUERIES:
@@ -255,6 +262,7 @@ def main() -> None:
                             "candidates": found.candidates, "all_ms": [t * 1000 for t in times]})
         latencies = sorted(t for r in results for t in r["all_ms"])
         scans = []
+        progress("plain scans")
         for r in results[: args.scan_queries]:
             seconds, matches, scanned = scan(db, r["query"], filters_for(r["filters"], end), entities, args.scan_rows)
             total = db.con.execute("SELECT count(*) FROM articles").fetchone()[0]
