@@ -179,11 +179,8 @@ def build(db, n: int, batch: int) -> dict:
     generated = time.perf_counter() - generated
     before = file_size(db)
     wall, cpu0 = time.perf_counter(), cpu()
-    done = 0
-    while (count := db.update_search_index(index_postings, batch)) == batch:
-        done += count
-        if done % 50_000 == 0:
-            progress(f"indexed {done} articles")
+    progress("indexing")
+    db.update_search_index(index_postings, batch)  # one segment per batch, merges on the way
     wall, used = time.perf_counter() - wall, cpu() - cpu0
     after = file_size(db)
     return {"generate_and_store_s": generated, "index_s": wall, "index_cpu_s": used,
