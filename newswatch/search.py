@@ -199,27 +199,33 @@ def search(
     ranked, total = db.search_candidates(plan[0], filters, sort == "newest", VERIFY_BUDGET)
     exact, candidate_total = plan[1], total
     rows: list[MatchedArticle] = []
+    stories: tuple[StoryItem, ...] = ()
     checked = 0
-    for start in range(0, len(ranked), _CHUNK):
-        chunk = [article_id for article_id, _ in ranked[start : start + _CHUNK]]
+    while checked < len(ranked) and len(stories) < limit:
+        # exact candidates: fetch what is shown (texts are slow to fetch); others: a chunk at a time
+        size = max(limit - len(stories), 1) if exact else _CHUNK
+        chunk = [article_id for article_id, _ in ranked[checked : checked + size]]
         stored = db.search_articles(chunk)
+        checked += len(chunk)
         for article_id in chunk:
-            checked += 1
             a = stored.get(article_id)
             found = matcher.match(a[1], a[2], a[3]) if a else []
             if found:
                 m = found[0]
                 rows.append(MatchedArticle(a[0], SEARCH_TOPIC, m.score, m.terms, m.snippets, a[1], a[5], a[4],
                                            a[3], a[6], a[7], a[8]))
-        if len(rows) >= limit + limit // 2:  # enough for ``limit`` stories after collapsing clusters
-            break
+        stories = _stories(db, rows, sort)
     if not exact:
         if checked == total:
             total, exact = len(rows), True
         elif checked:
             total = round(total * len(rows) / checked)
+    return SearchResult(query, stories[:limit], total, exact, candidate_total, time.perf_counter() - started, sort,
+                        filters)
+
+
+def _stories(db: Database, rows: list[MatchedArticle], sort: str) -> tuple[StoryItem, ...]:
+    """One item per story (clusters collapsed), best or newest first."""
     if sort == "relevance":
-        rows.sort(key=lambda r: (-r.score, -(r.published_at or r.discovered_at).timestamp()))
-    cluster_of = clusters_by_article(db.cluster_summaries([r.article_id for r in rows]))
-    stories = collapse_stories(rows, cluster_of)[:limit]
-    return SearchResult(query, stories, total, exact, candidate_total, time.perf_counter() - started, sort, filters)
+        rows = sorted(rows, key=lambda r: (-r.score, -(r.published_at or r.discovered_at).timestamp()))
+    return collapse_stories(rows, clusters_by_article(db.cluster_summaries([r.article_id for r in rows])))

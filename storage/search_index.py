@@ -162,12 +162,46 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {"segments": segments, "docs": docs, "posting_rows": rows}
 
 
-class _Sql:
-    """Common table expressions computing (doc, w) for the parts of a search plan."""
+def _words(plan: SearchPlan) -> list[WordPlan]:
+    """Every word a plan looks up, in order."""
+    if isinstance(plan, WordPlan):
+        return [plan]
+    if isinstance(plan, LangPlan):
+        return []
+    if isinstance(plan, ScaledPlan):
+        return _words(plan.operand)
+    if isinstance(plan, AnyPlan):
+        return [w for op in plan.operands for w in _words(op)]
+    return [w for op in (*plan.required, *plan.excluded) for w in _words(op)]
 
-    def __init__(self) -> None:
+
+class _Sql:
+    """Common table expressions computing (doc, w) for the parts of a search plan.
+
+    The postings of every word of the plan are read in one pass (``base``: exact words by
+    stem, which min-max zone maps narrow to a few row groups per segment, prefixes by word
+    form); each part then works on that small set.
+    """
+
+    def __init__(self, plan: SearchPlan) -> None:
         self.ctes: list[str] = []
         self.params: list[object] = []
+        self.leaves = {(w.value, w.prefix): n for n, w in enumerate(dict.fromkeys(
+            WordPlan(w.value, w.prefix, 0) for w in _words(plan)))}
+        keys = [value for value, prefix in self.leaves if not prefix]
+        prefixes = [value for value, prefix in self.leaves if prefix]
+        conditions = ([f"p.key IN ({', '.join('?' * len(keys))})"] if keys else []) + (
+            ["starts_with(p.word, ?)"] * len(prefixes))
+        rows = ", ".join("(?, ?, ?)" for _ in self.leaves)
+        self.ctes.append(
+            "base AS MATERIALIZED (SELECT l.leaf, unnest(p.docs) AS doc, unnest(p.impacts) AS impact,"
+            " unnest(p.fields) AS field"
+            f" FROM (SELECT * FROM search_postings p WHERE {' OR '.join(conditions)}) p"
+            f" JOIN (VALUES {rows}) AS l(leaf, value, prefix)"
+            " ON CASE WHEN l.prefix THEN starts_with(p.word, l.value) ELSE p.key = l.value END)"
+        )
+        self.params.extend([*keys, *prefixes])
+        self.params.extend(x for (value, prefix), n in self.leaves.items() for x in (n, value, prefix))
 
     def add(self, sql: str, params: Sequence[object] = ()) -> str:
         name = f"t{len(self.ctes)}"
@@ -178,12 +212,10 @@ class _Sql:
     def plan(self, plan: SearchPlan) -> str:
         """The CTE holding the docs of ``plan`` with their score ``w``."""
         if isinstance(plan, WordPlan):
-            condition = "starts_with(word, ?)" if plan.prefix else "key = ?"
+            leaf = self.leaves[plan.value, plan.prefix]
             return self.add(
-                "SELECT doc, sum(impact) AS w FROM (SELECT unnest(docs) AS doc, unnest(impacts) AS impact,"
-                f" unnest(fields) AS field FROM search_postings WHERE {condition})"
-                f" WHERE field & {int(plan.fields)} <> 0 GROUP BY doc",
-                [plan.value],
+                f"SELECT doc, sum(impact) AS w FROM base WHERE leaf = {leaf} AND field & {int(plan.fields)} <> 0"
+                " GROUP BY doc"
             )
         if isinstance(plan, LangPlan):
             return self.add("SELECT doc, 0.0 AS w FROM search_docs WHERE language = ?", [plan.code])
@@ -224,7 +256,7 @@ def candidates(
 ) -> tuple[list[tuple[str, float]], int]:
     """Up to ``limit`` (article id, index score) of the live docs of ``plan`` that pass ``filters``,
     best (or newest) first, and how many there are in all."""
-    sql = _Sql()
+    sql = _Sql(plan)
     root = sql.plan(plan)
     where, params = _filters(filters)
     order = "d.seen_at DESC, h.w DESC" if newest else "h.w DESC, d.seen_at DESC"
