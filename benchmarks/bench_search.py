@@ -19,6 +19,7 @@ wording at realistic rates. Then, in one run, it measures:
 
     uv run python benchmarks/bench_search.py --n 100000
     nice uv run python benchmarks/bench_search.py --n 1000000 --scan-rows 20000
+    uv run python benchmarks/bench_search.py --n 1000000 --replicate 10 --scan-rows 20000  # 10 x a kept 100k archive
 
 Prints a table and writes benchmarks/results/bench_search-<n>.json. The archive is kept in
 benchmarks/results/search-<n>.duckdb (``--keep``) and reused when it is there.
@@ -197,6 +198,31 @@ def one_more_batch(db, n: int, batch: int) -> float:
     return time.perf_counter() - t0
 
 
+def replicate(db, base: Path, copies: int) -> dict:
+    """Fill ``db`` with ``copies`` copies of the indexed archive ``base`` (new ids and doc numbers,
+    the same texts): the real index layout at ``copies`` times the size, in minutes instead of
+    hours. The vocabulary does not grow as a real archive's does, so each segment has fewer
+    distinct words than a real one of that size (word lookups are cheaper); candidate lists,
+    joins and text fetches grow as they would."""
+    db.con.execute(f"ATTACH '{base}' AS base (READ_ONLY)")
+    docs, segments = db.con.execute("SELECT max(last_doc), max(segment) FROM base.search_segments").fetchone()
+    columns = [c[0] for c in db.con.execute("DESCRIBE base.articles").fetchall()]
+    for k in range(copies):
+        renamed = {"id": f"id || '-{k}'", "canonical_url": f"canonical_url || '-{k}'", "url": f"url || '-{k}'"}
+        with db.transaction():
+            db.con.execute(f"INSERT INTO articles SELECT {', '.join(renamed.get(c, c) for c in columns)} FROM base.articles")
+            db.con.execute(f"INSERT INTO search_docs SELECT doc + {k * docs}, article_id || '-{k}', feed_name, language,"
+                           " seen_at, live FROM base.search_docs")
+            db.con.execute(f"INSERT INTO search_postings SELECT segment + {k * segments}, key, word,"
+                           f" list_transform(docs, d -> d + {k * docs}), impacts, fields FROM base.search_postings")
+            db.con.execute(f"INSERT INTO search_segments SELECT segment + {k * segments}, tier, first_doc + {k * docs},"
+                           f" last_doc + {k * docs}, docs, created_at FROM base.search_segments")
+            db.con.execute("INSERT INTO search_state SELECT * FROM base.search_state ON CONFLICT DO NOTHING")
+        progress(f"copy {k + 1} of {copies}")
+    db.con.execute("DETACH base")
+    return {"replicated_from": str(base.name), "copies": copies}
+
+
 def filters_for(kind: str | None, end: datetime) -> SearchFilters:
     if kind == "recent":
         return SearchFilters(since=end - timedelta(days=30))
@@ -233,15 +259,23 @@ def main() -> None:
     parser.add_argument("--scan-rows", type=int, default=0, help="articles the plain scan reads at most (0: all)")
     parser.add_argument("--scan-queries", type=int, default=4, help="queries also run as a plain scan")
     parser.add_argument("--keep", action="store_true", help="keep the archive for the next run")
+    parser.add_argument("--replicate", type=int, default=0,
+                        help="build the archive as this many copies of the kept --n/replicate one (see replicate())")
     args = parser.parse_args()
     _, entities = load_watchlist()
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"search-{args.n}.duckdb"
+    name = f"{args.n}-replicated" if args.replicate else str(args.n)
+    path = out_dir / f"search-{name}.duckdb"
     reuse = path.exists()
     with open_database(path) as db:
-        if reuse:
-            saved = json.loads((out_dir / f"bench_search-{args.n}.json").read_text())["build"]
+        if args.replicate and not reuse:
+            base = args.n // args.replicate
+            saved = {**json.loads((out_dir / f"bench_search-{base}.json").read_text())["build"],
+                     **replicate(db, out_dir / f"search-{base}.duckdb", args.replicate)}
+            reuse = True  # the build figures are the base archive's (per 1k articles)
+        elif reuse:
+            saved = json.loads((out_dir / f"bench_search-{name}.json").read_text())["build"]
             print(f"reusing {path.name} (built earlier: {saved['index_s_per_1k']:.2f} s per 1k articles)")
         else:
             saved = build(db, args.n, args.batch)
@@ -299,7 +333,7 @@ def main() -> None:
         print(f"plain scan {s['query']!r}: {s['scan_s_full']:.1f} s{' (scaled from %d rows)' % s['scanned'] if s['scaled'] else ''}"
               f" = {s['scan_over_search']:.0f} x the search; matches {s['scan_matches']}"
               f"{'' if s['same_matches'] is None else ' (same as search)' if s['same_matches'] else ' (DIFFERENT)'}")
-    out = out_dir / f"bench_search-{args.n}.json"
+    out = out_dir / f"bench_search-{name}.json"
     out.write_text(json.dumps(summary, indent=2, default=str))
     print(f"wrote {out.relative_to(ROOT)}")
     if not args.keep:
