@@ -178,9 +178,9 @@ def _words(plan: SearchPlan) -> list[WordPlan]:
 class _Sql:
     """Common table expressions computing (doc, w) for the parts of a search plan.
 
-    The postings of every word of the plan are read in one pass (``base``: exact words by
-    stem, which min-max zone maps narrow to a few row groups per segment, prefixes by word
-    form); each part then works on that small set.
+    The postings of every word of the plan are read first (``base``: each word by its stem,
+    each prefix within the key range of its first letter, so min-max zone maps skip most row
+    groups); each part of the plan then works on that small set.
     """
 
     def __init__(self, plan: SearchPlan) -> None:
@@ -188,20 +188,15 @@ class _Sql:
         self.params: list[object] = []
         self.leaves = {(w.value, w.prefix): n for n, w in enumerate(dict.fromkeys(
             WordPlan(w.value, w.prefix, 0) for w in _words(plan)))}
-        keys = [value for value, prefix in self.leaves if not prefix]
-        prefixes = [value for value, prefix in self.leaves if prefix]
-        conditions = ([f"p.key IN ({', '.join('?' * len(keys))})"] if keys else []) + (
-            ["starts_with(p.word, ?)"] * len(prefixes))
-        rows = ", ".join("(?, ?, ?)" for _ in self.leaves)
-        self.ctes.append(
-            "base AS MATERIALIZED (SELECT l.leaf, unnest(p.docs) AS doc, unnest(p.impacts) AS impact,"
-            " unnest(p.fields) AS field"
-            f" FROM (SELECT * FROM search_postings p WHERE {' OR '.join(conditions)}) p"
-            f" JOIN (VALUES {rows}) AS l(leaf, value, prefix)"
-            " ON CASE WHEN l.prefix THEN starts_with(p.word, l.value) ELSE p.key = l.value END)"
-        )
-        self.params.extend([*keys, *prefixes])
-        self.params.extend(x for (value, prefix), n in self.leaves.items() for x in (n, value, prefix))
+        parts = []
+        for (value, prefix), leaf in self.leaves.items():
+            # a stem keeps its word's first letter (stemmers strip endings), so a prefix's rows lie
+            # in one key range, which the zone maps of each segment (written in key order) narrow
+            where = "key >= ? AND key < ? AND starts_with(word, ?)" if prefix else "key = ?"
+            parts.append(f"SELECT {leaf} AS leaf, unnest(docs) AS doc, unnest(impacts) AS impact,"
+                         f" unnest(fields) AS field FROM search_postings WHERE {where}")
+            self.params.extend([value[0], chr(ord(value[0]) + 1), value] if prefix else [value])
+        self.ctes.append(f"base AS MATERIALIZED ({' UNION ALL '.join(parts)})")
 
     def add(self, sql: str, params: Sequence[object] = ()) -> str:
         name = f"t{len(self.ctes)}"
