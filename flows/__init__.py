@@ -15,6 +15,8 @@ from pathlib import Path
 
 from newswatch.config import Config, load_config
 from newswatch.errors import TransientFeedError
+from newswatch.lifeline import die_with_parent_if_asked
+from newswatch.prefect_env import configure_console
 from storage.db import Database, open_database
 
 
@@ -29,13 +31,12 @@ class _NoTracebackForFeedErrors(logging.Filter):
 
 
 def configure_logging() -> None:
-    """Let newswatch's INFO messages through and keep feed failures to one line (idempotent).
-
-    Run summaries and per-feed notes are INFO: without a level of its own the ``newswatch``
-    logger inherits the root's WARNING, and they never reach the console or the flow-run logs.
-    """
-    if logging.getLogger("newswatch").level == logging.NOTSET:
-        logging.getLogger("newswatch").setLevel(logging.INFO)
+    """Called first in every flow body (idempotent): the console verbosity of the command or
+    ``serve`` that started the run (:func:`~newswatch.prefect_env.configure_console`), feed
+    failures as one line without a traceback, and, in a run that ``serve`` started, a process
+    that dies with it."""
+    die_with_parent_if_asked()
+    configure_console()
     task_runs = logging.getLogger("prefect.task_runs")
     if not any(isinstance(f, _NoTracebackForFeedErrors) for f in task_runs.filters):
         task_runs.addFilter(_NoTracebackForFeedErrors())

@@ -8,8 +8,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from flows import configure_logging, configured
-from newswatch.digest import run_digest
-from newswatch.mail import transport_for
+from newswatch.atom import write_feeds
+from newswatch.digest import send_digest
+from storage.db import now
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -26,11 +27,12 @@ def digest_flow(
     """
     configure_logging()
     with configured(sources, database) as (config, db):
-        subscription = config.digest(digest)
-        transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
-        result = run_digest(
-            config, db, subscription, transport, dry_run_dir=Path(dry_run_dir) if dry_run_dir else None
-        )
+        result = send_digest(config, db, digest, Path(dry_run_dir) if dry_run_dir else None)
+        if result.status == "sent":
+            try:
+                write_feeds(config, db, now())  # the digest's Atom feed lists what it sent
+            except OSError as err:
+                get_run_logger().warning("Atom feeds not written: %s", err)
     get_run_logger().info(
         "digest %s: %s (%d listed, %d omitted) %s", digest, result.status, result.listed, result.omitted,
         result.message_id or "",

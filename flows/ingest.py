@@ -12,12 +12,14 @@ from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
 from flows import configure_logging, configured
-from newswatch.config import Feed, HttpSettings, RunnerSettings
+from newswatch.config import Config, Feed, HttpSettings, RunnerSettings
 from newswatch.errors import TransientFeedError
 from newswatch.models import ExtractedArticle, FeedFetch, FeedState, PendingArticle
 from newswatch.pages import extract_batch
 from newswatch.parse_pool import parser
 from newswatch.pipeline import fetch_one_feed, ingest, run_ahead
+from newswatch.publish import Published, after_ingest
+from storage.db import Database
 
 
 @task(name="fetch-feed", cache_policy=NO_CACHE, task_run_name="fetch {feed.name}")
@@ -99,14 +101,24 @@ class PrefectStages:
                 yield future.result()
 
 
+@task(name="alerts-and-feeds", cache_policy=NO_CACHE)
+def publish_task(config: Config, db: Database) -> Published:
+    """Send due alerts, write the Atom feeds (:func:`newswatch.publish.after_ingest`)."""
+    return after_ingest(config, db)
+
+
 @flow(name="ingest", log_prints=True)
 def ingest_flow(sources: str = "sources.yaml", database: str | None = None) -> dict:
     """Fetch every enabled feed, extract new articles, store and match them."""
     configure_logging()
     with configured(sources, database) as (config, db):
         stats = ingest(config, db, PrefectStages(config.settings.runner, config.settings.extract.workers))
-    get_run_logger().info(
-        "%d new articles, %d feeds failed, %d articles matched",
-        stats.new_articles, stats.feeds_failed, stats.matched_articles,
+        published = publish_task(config, db)
+    logger = get_run_logger()
+    logger.info(
+        "%d new articles, %d feeds failed, %d articles matched; alerts: %s",
+        stats.new_articles, stats.feeds_failed, stats.matched_articles, published.alerts,
     )
-    return asdict(stats)
+    for problem in [*published.alerts_failed, *filter(None, [published.feeds_error])]:
+        logger.warning("%s", problem)
+    return {**asdict(stats), "published": asdict(published)}

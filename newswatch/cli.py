@@ -9,6 +9,10 @@ its ``exit_code``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,11 +51,24 @@ def report_error(error: NewswatchError) -> None:
     err.print(Text.assemble((f"{error.summary}:", "bold red"), " ", one_line(str(error))), highlight=False)
 
 
-app = typer.Typer(help="Monitor South Caucasus news feeds for watched topics.", no_args_is_help=True, cls=Commands)
+EXIT_SOME_FEEDS, EXIT_ALL_FEEDS = 4, 5
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 storage error (database locked, unwritable, disk full) or other error;"
+    " 2 invalid configuration or usage; 3 a digest or alert could not be delivered; 4 some feeds failed"
+    " (the rest was stored); 5 every feed failed; 6 no Prefect API (the local server did not start)."
+)
+
+app = typer.Typer(
+    help="Monitor South Caucasus news feeds for watched topics.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    cls=Commands,
+)
 sources_app = typer.Typer(help="Check and inspect sources.yaml.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+alerts_app = typer.Typer(help="Immediate alerts to chat channels, webhooks and e-mail.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 feedback_app = typer.Typer(help="Relevance feedback: not relevant, missed, list.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 PIPED_WIDTH = 200
@@ -67,27 +84,45 @@ def _console(stderr: bool = False) -> Console:
 
 err = _console(stderr=True)
 out = _console()
+verbosity = "normal"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"newswatch {version('newswatch')}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _consoles() -> None:
-    """Create the consoles per invocation, so that they see the current terminal (COLUMNS);
-    set Prefect's defaults before any command imports it."""
-    global err, out
+def _global_options(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="show only warnings and errors")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also show every task run and debug lines")] = False,
+    _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """Create the consoles per invocation, so that they see the current terminal (COLUMNS); set
+    the verbosity, and Prefect's defaults before any command imports it."""
+    global err, out, verbosity
     err = _console(stderr=True)
     out = _console()
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other")
+    verbosity = "quiet" if quiet else "verbose" if verbose else "normal"
+    out.quiet = quiet
     configure_prefect()
+
 
 SourcesOpt = Annotated[
     Path | None,
-    typer.Option("--sources", "-s", help="sources file [env: NEWSWATCH_SOURCES; default ./sources.yaml]"),
+    typer.Option("--sources", "-s", envvar="NEWSWATCH_SOURCES", help="sources file \\[default: ./sources.yaml]"),
 ]
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="DuckDB file [env: NEWSWATCH_DB; default settings.database]"),
+    typer.Option("--db", envvar="NEWSWATCH_DB", help="DuckDB file \\[default: settings.database]"),
 ]
-HoursOpt = Annotated[float | None, typer.Option(help="report window in hours [default settings.report.window_hours]")]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder [default settings.report.output_dir]")]
+HoursOpt = Annotated[float | None, typer.Option(help="report window in hours \\[default settings.report.window_hours]")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder \\[default settings.report.output_dir]")]
 
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
@@ -95,38 +130,65 @@ def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
     return load_config(path, db), path
 
 
-def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> None:
-    from flows.ingest import ingest_flow
-    from flows.report import report_flow
+@contextmanager
+def _prefect_api(config: Config) -> Iterator[None]:
+    """Prefect for this command: the console's verbosity, and an API (PREFECT_API_URL, the local
+    server of a running ``newswatch serve``, or a temporary one of its own)."""
+    from flows.prefect_api import command_api
+    from newswatch.prefect_env import configure_console
 
+    configure_console(verbosity)
+    with command_api(config.prefect_home):
+        yield
+
+
+def feeds_exit_code(failed: int, answered: int) -> int:
+    """0 when no feed failed; EXIT_SOME_FEEDS when some did; EXIT_ALL_FEEDS when none answered."""
+    if not failed:
+        return 0
+    return EXIT_SOME_FEEDS if answered else EXIT_ALL_FEEDS
+
+
+def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours: float | None, out_dir: Path | None) -> int:
+    """Run the ingest and/or report flows; return the exit code that says how the feeds did."""
     database = str(config.settings.database)
-    if ingest:
-        stats = ingest_flow(sources=str(sources), database=database)
-        out.print(
-            f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
-            f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
-            f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched"
-        )
-    if report:
-        result = report_flow(
-            sources=str(sources), database=database, hours=hours,
-            output_dir=str(out_dir) if out_dir else None,
-        )
-        out.print(f"report: {result['matches']} matches -> {result['html']}")
+    code = 0
+    with _prefect_api(config):
+        from flows.ingest import ingest_flow
+        from flows.report import report_flow
+
+        if ingest:
+            stats = ingest_flow(sources=str(sources), database=database)
+            code = feeds_exit_code(stats["feeds_failed"], stats["feeds_ok"] + stats["feeds_not_modified"])
+            out.print(
+                f"ingest: {stats['new_articles']} new articles, {stats['extracted']} extracted,"
+                f" {stats['summary_only']} summary-only, {stats['feeds_failed']} feeds failed,"
+                f" {stats['feeds_skipped']} skipped, {stats['matched_articles']} articles matched",
+                highlight=False,
+            )
+            published = stats["published"]
+            out.print(f"alerts: {published['alerts']}; {len(published['feeds'])} Atom feeds written", highlight=False)
+        if report:
+            result = report_flow(
+                sources=str(sources), database=database, hours=hours,
+                output_dir=str(out_dir) if out_dir else None,
+            )
+            out.print(f"report: {result['matches']} matches -> {result['html']}", highlight=False, markup=False)
+    return code
 
 
 @app.command()
 def run(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None, out_dir: OutOpt = None) -> None:
-    """Ingest all feeds, then write the report (the main job)."""
+    """Ingest all feeds, then write the report (the main job); exit 4/5 if some/all feeds failed."""
     config, path = _load(sources, db)
-    _run_flows(config, path, ingest=True, report=True, hours=hours, out_dir=out_dir)
+    raise typer.Exit(_run_flows(config, path, ingest=True, report=True, hours=hours, out_dir=out_dir))
 
 
 @app.command()
 def ingest(sources: SourcesOpt = None, db: DbOpt = None) -> None:
-    """Fetch feeds, extract, store and match new articles."""
+    """Fetch feeds, extract, store and match new articles; exit 4/5 if some/all feeds failed."""
     config, path = _load(sources, db)
-    _run_flows(config, path, ingest=True, report=False, hours=None, out_dir=None)
+    raise typer.Exit(_run_flows(config, path, ingest=True, report=False, hours=None, out_dir=None))
 
 
 @app.command()
@@ -138,10 +200,16 @@ def report(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None,
 
 @app.command()
 def serve(sources: SourcesOpt = None, db: DbOpt = None) -> None:
-    """Run the flows on their cron schedules until stopped (Ctrl-C)."""
-    config, path = _load(sources, db)
-    from flows.serve import serve_forever
+    """Run ingest, report and digests on their cron schedules until stopped (SIGTERM or Ctrl-C).
 
+    Without PREFECT_API_URL, starts and supervises a local Prefect server (scheduler, and the
+    Prefect UI at settings.prefect.host:port; run history under settings.prefect.home).
+    """
+    from flows.serve import serve_forever
+    from newswatch.prefect_env import configure_console
+
+    config, path = _load(sources, db)
+    configure_console(verbosity)
     serve_forever(config, path, db)
 
 
@@ -187,15 +255,13 @@ def digest_list(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 
 @digest_app.command("send")
 def digest_send(
-    names: Annotated[list[str] | None, typer.Argument(help="digests to send [default: all]")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="digests to send \\[default: all]")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="write .eml/.html files instead; record nothing")] = False,
-    outbox: Annotated[Path | None, typer.Option(help="folder for --dry-run files [default: settings.mail.outbox_dir]")] = None,
+    outbox: Annotated[Path | None, typer.Option(help="folder for --dry-run files \\[default: settings.mail.outbox_dir]")] = None,
     sources: SourcesOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Send digests now (Prefect flow ``digest``); exit 3 if a delivery failed."""
-    from flows.digest import digest_flow
-
+    """Send digests now (Prefect flow ``digest``; a dry run without Prefect); exit 3 if a delivery failed."""
     config, path = _load(sources, db)
     try:
         chosen = [config.digest(name) for name in names] if names else list(config.digests)
@@ -207,26 +273,41 @@ def digest_send(
         raise typer.Exit(2)
     dry_run_dir = (outbox or config.settings.mail.outbox_dir) if dry_run and config.settings.mail else None
     failed = False
-    for digest in chosen:
-        try:
-            result = digest_flow(
-                digest=digest.name, sources=str(path), database=str(config.settings.database),
-                dry_run_dir=str(dry_run_dir) if dry_run_dir else None,
-            )
-        except DeliveryError as error:
-            err.print(f"[bold red]{digest.name}: delivery failed:[/] {error}", highlight=False)
-            failed = True
-            continue
-        files = f" -> {', '.join(result['files'])}" if result["files"] else ""
-        out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
-                  f" {result['omitted']} not shown{files}", highlight=False)
+    with _digest_sender(config, path, dry_run_dir) as send:
+        for digest in chosen:
+            try:
+                result = send(digest.name)
+            except DeliveryError as error:
+                err.print(Text.assemble((f"{digest.name}: delivery failed:", "bold red"), " ", one_line(str(error))))
+                failed = True
+                continue
+            files = f" -> {', '.join(result['files'])}" if result["files"] else ""
+            out.print(f"{digest.name}: {result['status']}, {result['listed']} stories listed,"
+                      f" {result['omitted']} not shown{files}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(DeliveryError.exit_code)
 
 
+@contextmanager
+def _digest_sender(config: Config, path: Path, dry_run_dir: Path | None) -> Iterator[Callable[[str], dict]]:
+    """How to send one digest: a ``digest`` flow run (recorded in Prefect), or, for a dry run,
+    which records nothing, the plain function without Prefect."""
+    if dry_run_dir is not None:
+        from newswatch.digest import send_digest
+        from storage.db import open_database
+
+        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
+            yield lambda name: asdict(send_digest(config, db, name, dry_run_dir))
+        return
+    with _prefect_api(config):
+        from flows.digest import digest_flow
+
+        yield lambda name: digest_flow(digest=name, sources=str(path), database=str(config.settings.database))
+
+
 @digest_app.command("history")
 def digest_history(
-    name: Annotated[str | None, typer.Argument(help="one digest [default: all]")] = None,
+    name: Annotated[str | None, typer.Argument(help="one digest \\[default: all]")] = None,
     limit: Annotated[int, typer.Option(help="messages shown")] = 20,
     sources: SourcesOpt = None,
     db: DbOpt = None,
@@ -292,6 +373,108 @@ def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], source
         err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
         raise typer.Exit(1)
     out.print(f"{name}: health reset; the next run fetches it")
+
+
+@app.command()
+def export(
+    out_file: Annotated[Path, typer.Option("--out", help="file to write (.csv, .jsonl, .parquet)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet \\[default: from --out]")] = None,
+    since: Annotated[datetime | None, typer.Option(help="window start (ISO date/time, UTC unless given)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="window end \\[default: now]")] = None,
+    hours: Annotated[float | None, typer.Option(help="the last N hours (instead of --since)")] = None,
+    topic: Annotated[list[str] | None, typer.Option(help="only this topic (repeatable)")] = None,
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Export the matches and stories of a window to CSV, JSON Lines or Parquet."""
+    from flows import configured
+    from newswatch.export import export_matches, format_for
+    from newswatch.text import format_time
+
+    config, _ = _load(sources, db)
+    try:
+        chosen = format_for(out_file, fmt)
+        start, end = _export_window(since, until, hours, config.settings.report.window_hours)
+        config_topics = {t.name for t in config.topics}
+        if unknown := [name for name in topic or () if name not in config_topics]:
+            raise ValueError(f"unknown topic(s) {', '.join(unknown)} (known: {', '.join(sorted(config_topics))})")
+    except ValueError as error:
+        err.print(f"[bold red]{error}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    with configured(sources, db) as (config, database):
+        count = export_matches(database, start, end, out_file, chosen, topic or ())
+    out.print(f"export: {count} matches from {format_time(start)} to {format_time(end)} -> {out_file} ({chosen})",
+              highlight=False)
+
+
+def _export_window(
+    since: datetime | None, until: datetime | None, hours: float | None, default_hours: float
+) -> tuple[datetime, datetime]:
+    """[start, end) from --since/--until/--hours (naive times are UTC)."""
+    from storage.db import now
+
+    if since is not None and hours is not None:
+        raise ValueError("give --since or --hours, not both")
+    end = _utc(until) if until else now()
+    start = _utc(since) if since else end - timedelta(hours=hours or default_hours)
+    if start >= end:
+        raise ValueError(f"the window is empty: {start:%Y-%m-%d %H:%M} is not before {end:%Y-%m-%d %H:%M}")
+    return start, end
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@alerts_app.command("send")
+def alerts_send(sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Send due alerts now (what the ingest flow does at its end); exit 3 if a channel failed."""
+    from flows import configured
+    from newswatch.alerts import run_alerts
+
+    config, _ = _load(sources, db)
+    with _blocks_api(config), configured(sources, db) as (config, database):
+        run = run_alerts(config, database)
+    for outcome in run.outcomes:
+        status = f"[red]failed:[/] {outcome.error}" if outcome.error else "ok"
+        out.print(f"{outcome.alert} -> {outcome.channel}: {outcome.stories} stories, {outcome.spikes} spikes,"
+                  f" {outcome.redelivered} re-sent; {status}", highlight=False)
+    if run.failed:
+        raise typer.Exit(DeliveryError.exit_code)
+
+
+@alerts_app.command("test")
+def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], sources: SourcesOpt = None) -> None:
+    """Send a test message to a channel (nothing is recorded); exit 3 if it fails."""
+    from newswatch.channels import AlertText, open_channel
+    from newswatch.mail import Outcome
+    from storage.db import now
+
+    config, _ = _load(sources, None)
+    found = [c for c in config.channels if c.name == channel]
+    if not found:
+        err.print(f"no channel named {channel!r} (known: {', '.join(c.name for c in config.channels) or 'none'})",
+                  highlight=False, markup=False)
+        raise typer.Exit(2)
+    with _blocks_api(config):
+        opened = open_channel(found[0], config.settings.mail)  # MissingSecret: exit 3
+    text = AlertText("[newswatch] test", f"Test message from newswatch to channel {channel}.")
+    message_id = opened.new_message_id("test")
+    delivery = opened.deliver(opened.encode(text, message_id, now()), message_id)
+    if delivery.outcome is not Outcome.SENT:
+        raise DeliveryError(f"channel {channel}: {delivery.detail}")
+    out.print(f"{channel}: test message delivered")
+
+
+@contextmanager
+def _blocks_api(config: Config) -> Iterator[None]:
+    """The Prefect API (as for flows) when a channel's URL is in a Prefect Secret block, so that
+    the block is read where ``serve`` and the flows read it; otherwise nothing."""
+    if any(channel.url_block for channel in config.channels):
+        with _prefect_api(config):
+            yield
+    else:
+        yield
 
 
 DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD or an ISO time (UTC unless it says otherwise)")]

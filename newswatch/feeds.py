@@ -63,7 +63,7 @@ def fetch_feed(
             time.sleep(wait)
             response = fetch(client, url, settings, headers=headers)
     except FetchError as err:
-        return FeedFetch(feed_name=feed.name, url=url, status=None, error=str(err))
+        return FeedFetch(feed_name=feed.name, url=url, status=None, error=str(err), permanent=not err.retryable)
     base = dict(
         feed_name=feed.name,
         url=url,

@@ -10,6 +10,7 @@ trickles bytes (slow loris), headers included.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 import zlib
@@ -29,6 +30,24 @@ from newswatch.config import HttpSettings
 from newswatch.errors import BlockedAddress, FetchError
 from newswatch.netguard import AddressPolicy, address_policy
 from newswatch.politeness import host_slot, robots_allowed
+
+
+def _permanent_cause(err: BaseException) -> bool:
+    """Whether a connection error is one that retrying cannot fix: an unknown host name or a
+    TLS certificate that does not verify."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror) and cause.errno in _UNKNOWN_HOST:
+            return True
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+_UNKNOWN_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,10 +291,10 @@ def _get(
         raise FetchError(str(err)) from None
     except httpx.TimeoutException as err:
         if time.monotonic() >= deadline - 0.05:
-            raise FetchError(f"response took longer than {settings.total_timeout:g}s") from err
-        raise FetchError(f"timed out ({type(err).__name__})") from err
+            raise FetchError(f"response took longer than {settings.total_timeout:g}s", retryable=True) from err
+        raise FetchError(f"timed out ({type(err).__name__})", retryable=True) from err
     except httpx.HTTPError as err:
-        raise FetchError(f"{type(err).__name__}: {err}") from err
+        raise FetchError(f"{type(err).__name__}: {err}", retryable=not _permanent_cause(err)) from err
 
 
 def _robots_allow(client: httpx.Client, url: httpx.URL, settings: HttpSettings) -> bool:

@@ -8,7 +8,6 @@ refused) and *unknown* (the connection broke after the message data was sent).
 from __future__ import annotations
 
 import enum
-import os
 import re
 import smtplib
 import ssl
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from newswatch.config import MailSettings, SmtpSettings
-from newswatch.errors import DeliveryError
+from newswatch.credentials import resolve_secret
 from newswatch.text import one_line
 
 # 7-bit transfer encodings only (quoted-printable or base64, whichever is shorter), so the
@@ -113,18 +112,7 @@ def build_message(
 
 def smtp_password(settings: SmtpSettings) -> str | None:
     """The SMTP password from ``password_env`` or the Prefect Secret block ``password_block``."""
-    if settings.password_env and os.environ.get(settings.password_env):
-        return os.environ[settings.password_env]
-    if settings.password_block:
-        from prefect.blocks.system import Secret
-
-        try:
-            return Secret.load(settings.password_block).get()
-        except ValueError as err:
-            raise DeliveryError(f"cannot load Prefect Secret block {settings.password_block!r}: {err}") from None
-    if settings.password_env:
-        raise DeliveryError(f"SMTP password: environment variable {settings.password_env} is not set")
-    return None
+    return resolve_secret(settings.password_env, settings.password_block, "SMTP password")
 
 
 class SmtpTransport:

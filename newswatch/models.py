@@ -47,6 +47,7 @@ class FeedFetch:
     final_url: str | None = None
     permanent_redirect: bool = False
     retry_after: datetime | None = None  # the server asked us not to come back before this
+    permanent: bool = False  # a failure that retrying soon cannot fix (unknown host, bad certificate, ...)
 
     @property
     def ok(self) -> bool:
@@ -55,14 +56,17 @@ class FeedFetch:
 
     @property
     def transient(self) -> bool:
-        """True for failures worth retrying soon: network errors, 429 and 5xx answers.
+        """True for failures worth retrying soon: network errors, 408, 429 and 5xx answers.
 
-        Not when the server said when to come back (Retry-After): that time is honoured instead.
+        Not when the server said when to come back (Retry-After): that time is honoured instead;
+        nor for failures that retrying cannot fix (``permanent``: unknown host name, invalid TLS
+        certificate, other 4xx answers).
         """
         return (
             not self.ok
+            and not self.permanent
             and self.retry_after is None
-            and (self.status is None or self.status == 429 or self.status >= 500)
+            and (self.status is None or self.status in (408, 429) or self.status >= 500)
         )
 
 
@@ -273,6 +277,13 @@ class IngestStats:
     indexed: int = 0  # articles added to the search index
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+# Columns of an export row (``newswatch export``), in file order: one row per (article, topic) match.
+EXPORT_COLUMNS = (
+    "story_id", "story_size", "topic", "score", "title", "outlet", "url", "language", "published",
+    "found", "matched_terms", "also_reported_by", "article_id",
+)
 
 
 @dataclass(frozen=True, slots=True)

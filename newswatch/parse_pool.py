@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from newswatch.errors import FetchError
 from newswatch.feeds import parse_feed
+from newswatch.lifeline import exit_with
 from newswatch.pages import Parse, ParsedPage, parse_page
 
 F = TypeVar("F", bound=Callable)
@@ -35,7 +36,8 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
     # imported by the forkserver when it starts, so that every worker starts warm
     context.set_forkserver_preload([parse_page.__module__, parse_feed.__module__])
-    return ProcessPoolExecutor(workers, mp_context=context)
+    # a worker never outlives this process, even when it is killed with kill -9
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with, initargs=(os.getpid(),))
 
 
 class ParsePool:

@@ -67,7 +67,7 @@ def fetch_one_feed(feed: Feed, state: FeedState | None, http: HttpSettings, pars
     except Exception as err:  # one broken feed must never stop the others
         log.exception("unexpected error fetching feed %s", feed.name)
         url = state.url if state else feed.url
-        return FeedFetch(feed.name, url, None, error=f"internal error: {type(err).__name__}: {err}")
+        return FeedFetch(feed.name, url, None, error=f"internal error: {type(err).__name__}: {err}", permanent=True)
 
 
 class LocalStages:
@@ -142,7 +142,7 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
             log.warning("feed %s failed: %s", result.feed_name, result.error)
     pending = spread_hosts(db.pending_articles(config.settings.extract.max_attempts), lambda a: a.url)
     clusterer = StoryClusterer(config.settings.clusters)
-    matcher = compile_topics(config.topics, config.entities)
+    matcher = compile_topics(config.topics, config.entities, semantic=config.settings.semantic)
     batch_size, max_attempts = config.settings.extract.batch_size, config.settings.extract.max_attempts
     for results in stages.extract_batches(chunks(pending, batch_size), http):
         db.store_extracted(results)

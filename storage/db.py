@@ -34,7 +34,7 @@ from newswatch.models import (
     TopicMatch,
     TopicVolume,
 )
-from storage import clusters, digests, feedback, search_index, snapshot, workspace
+from storage import alerts, clusters, digests, exports, feedback, search_index, snapshot, workspace
 from storage.bulk import rows_relation
 from storage.matches import matched_articles, snippets_json
 from storage.snapshot import is_locked, snapshot_path
@@ -552,6 +552,42 @@ class Database:
     def digest_history(self, digest: str | None = None, limit: int = 20) -> list[SendRecord]:
         """The latest digest messages (of one digest, or all), newest first."""
         return digests.history(self.con, digest, limit)
+
+
+    # -- alerts, spikes, Atom feeds, export (storage.alerts, storage.exports) ---------------
+
+    def watched_since(self) -> datetime | None:
+        """When the first article was found (None: none yet)."""
+        return alerts.coverage_start(self.con)
+
+    def topic_story_counts(self, topic: str, windows: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """Distinct stories of ``topic`` in each [start, end) window."""
+        return alerts.story_counts(self.con, topic, windows)
+
+    def topic_window_matches(self, topic: str, start: datetime, end: datetime) -> list[MatchedArticle]:
+        """Matches of ``topic`` with their time in [start, end), best first."""
+        return alerts.window_matches(self.con, topic, start, end)
+
+    def last_keyed_message(self, stream: str, key_prefix: str) -> datetime | None:
+        """When the latest pending or sent message of ledger stream ``stream`` with an item whose
+        key starts with ``key_prefix`` was made."""
+        return alerts.last_keyed(self.con, stream, key_prefix)
+
+    def latest_topic_matches(self, topic: str, limit: int) -> list[MatchedArticle]:
+        """The topic's most recently found matches."""
+        return alerts.latest_matches(self.con, topic, limit)
+
+    def digest_sent_items(self, digest: str, limit: int) -> list[tuple[str, str, datetime]]:
+        """(article id, topic, sent at) of stories listed in the digest's sent messages, latest first."""
+        return alerts.digest_sent_items(self.con, digest, limit)
+
+    def matches_of(self, article_ids: Sequence[str]) -> list[MatchedArticle]:
+        """Every match of these articles."""
+        return alerts.matches_of(self.con, article_ids)
+
+    def export_matches(self, start: datetime, end: datetime, out: Path, fmt: str, topics: Sequence[str]) -> int:
+        """Write the matches of [start, end) to ``out`` with DuckDB's COPY; return the row count."""
+        return exports.copy_matches(self.con, start, end, out, fmt, topics)
 
 
 # DuckDB errors caused by the machine (full disk, file size limit, read-only file system),

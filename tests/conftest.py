@@ -200,6 +200,17 @@ def site(httpserver) -> NewsSite:
     return NewsSite(httpserver)
 
 
+@pytest.fixture
+def hook(monkeypatch):
+    """A webhook receiver on loopback (tests/webhook.py), its json:// URL in NW_TEST_HOOK_URL."""
+    from webhook import Webhook
+
+    receiver = Webhook().start()
+    monkeypatch.setenv("NW_TEST_HOOK_URL", receiver.url("json"))
+    yield receiver
+    receiver.stop()
+
+
 def write_sources(tmp_path: Path, feeds: list[dict], **settings) -> Path:
     """A sources.yaml in ``tmp_path`` with the repo's topics (no digests), the given feeds and settings.
 
@@ -217,6 +228,7 @@ def write_sources(tmp_path: Path, feeds: list[dict], **settings) -> Path:
         "http": {"timeout": 5, "total_timeout": 10, "retries": 0, "retry_delay": 0,
                  "allow_hosts": ["127.0.0.1", "localhost"], "per_host_delay": 0, "respect_robots": False},
         "report": {"output_dir": str(tmp_path / "reports")},
+        "feeds_out": {"dir": str(tmp_path / "feeds")},
     }
     for key, value in settings.items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value

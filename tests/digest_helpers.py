@@ -83,6 +83,16 @@ class Newsroom:
         self.tmp_path = tmp_path
         self.articles: dict[str, list[Article]] = {language: [] for language in self.LANGUAGES}
 
+    @classmethod
+    def with_samples(cls, site: NewsSite, tmp_path: Path) -> Newsroom:
+        """A newsroom publishing the multilingual sample articles (and one unrelated)."""
+        newsroom = cls(site, tmp_path)
+        newsroom.publish("en", CSTO_EN, WINE)
+        newsroom.publish("ru", PEACE_RU)
+        newsroom.publish("hy", CSTO_HY)
+        newsroom.publish("ka", PEACE_KA)
+        return newsroom
+
     def feeds(self) -> list[dict]:
         """Feed entries for sources.yaml (one per language)."""
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -59,14 +60,15 @@ class TrickleServer:
 
 
 @contextmanager
-def threaded_server(handler: Callable[[Request], Response]) -> Iterator[str]:
-    """A threaded werkzeug server on loopback answering every request with ``handler``."""
+def threaded_server(handler: Callable[[Request], Response], ssl_context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """A threaded werkzeug server on loopback answering every request with ``handler`` (HTTPS
+    with ``ssl_context``)."""
     app = Request.application(handler)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ssl_context)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(5)

@@ -10,6 +10,9 @@ import duckdb
 import pytest
 from conftest import REPO, UNRELATED, sample_articles, write_sources
 from markupsafe import escape
+from servers import threaded_server
+from smtp_sink import self_signed, server_tls_context
+from werkzeug import Response
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +45,37 @@ def test_newswatch_run_end_to_end(site, tmp_path):
     html = html_path.read_text(encoding="utf-8")
     assert escape(articles[0].title) in html and escape(articles[1].title) in html
     assert escape(UNRELATED.title) not in html
+
+
+def test_run_exit_codes_and_one_line_per_failed_feed(site, tmp_path):
+    """4 when some feeds failed, 5 when all did; a failure that retrying cannot fix (404, a TLS
+    certificate that does not verify) is not retried, a 503 is."""
+    busy = site.route("/busy.xml", lambda request: Response("busy", status=503))
+    failing = [
+        {"name": "Gone", "url": site.url + "/gone.xml", "language": "en"},
+        {"name": "Busy", "url": busy, "language": "en"},
+    ]
+    with threaded_server(lambda request: Response("<rss/>"), server_tls_context(*self_signed(tmp_path))) as tls:
+        failing.append({"name": "BadCert", "url": tls + "/rss.xml", "language": "en"})
+        some = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", [UNRELATED]),
+                                         "language": "en"}, *failing], http={"retries": 2, "retry_delay": 0})
+        result = newswatch("--verbose", "run", "--sources", str(some), cwd=tmp_path)
+        assert result.returncode == 4, result.stdout + result.stderr[-3000:]
+        output = result.stdout + result.stderr
+        for name in ("Gone", "Busy", "BadCert"):
+            assert len([line for line in output.splitlines() if f"feed {name} failed:" in line]) == 1, output
+        assert "Retry 1/2" in output and "fetch Busy" in output  # the 503 was retried (shown with --verbose)
+        retried = {line.split("'fetch ")[1].split("'")[0] for line in output.splitlines() if "Retry " in line}
+        assert retried == {"Busy"}, output
+        assert "Traceback" not in output
+        assert "ingest: 1 new articles" in result.stdout
+
+        (tmp_path / "sources.yaml").unlink()
+        every = write_sources(tmp_path, failing, http={"retries": 0})
+        result = newswatch("--quiet", "ingest", "--sources", str(every), cwd=tmp_path)
+    assert result.returncode == 5, result.stdout + result.stderr[-3000:]
+    assert "feed BadCert failed: ConnectError" in result.stderr and "CERTIFICATE_VERIFY_FAILED" in result.stderr
+    assert "Flow run" not in result.stdout + result.stderr  # --quiet: problems only
 
 
 def test_shipped_sources_validate_from_the_repo():

@@ -61,6 +61,14 @@ def problems(tmp_path: Path, text: str) -> list[str]:
          "F:2: settings.runner: Value error, dask_address is set: set kind: dask as well"),
         ("settings:\n  runner:\n    kind: dask\n    dask_address: scheduler 8786\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
          "F:4: settings.runner.dask_address: String should match pattern"),
+        ("settings:\n  schedules:\n    ingest: '*/30 * * *'\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:3: settings.schedules.ingest: Value error, invalid cron expression '*/30 * * *'"),
+        ("settings:\n  schedules:\n    report: '0 25 * * *'\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:3: settings.schedules.report: Value error, invalid cron expression '0 25 * * *'"),
+        ("settings:\n  schedules:\n    timezone: Asia/Erevan\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:3: settings.schedules.timezone: Value error, unknown time zone 'Asia/Erevan'"),
+        ("settings:\n  prefect:\n    port: 70000\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
+         "F:3: settings.prefect.port: Input should be less than or equal to 65535"),
     ],
 )
 def test_mistakes_are_reported_with_line_and_field(tmp_path, text, expected):
@@ -83,6 +91,18 @@ def test_database_override(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSWATCH_DB", str(tmp_path / "x.duckdb"))
     assert load_config(REPO / "sources.yaml").settings.database == tmp_path / "x.duckdb"
     assert load_config(REPO / "sources.yaml", tmp_path / "y.duckdb").settings.database == tmp_path / "y.duckdb"
+
+
+def test_sources_validate_rejects_a_bad_schedule_with_file_line_and_field(tmp_path):
+    bad = tmp_path / "sources.yaml"
+    bad.write_text("settings:\n  schedules:\n    ingest: every 30 minutes\n    timezone: Mars/Base\nfeeds:\n"
+                   + VALID_FEED + VALID_TOPIC)
+    result = subprocess.run([sys.executable, "-m", "newswatch", "sources", "validate", "--sources", str(bad)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"{bad}:3: settings.schedules.ingest: Value error, invalid cron expression" in result.stderr
+    assert f"{bad}:4: settings.schedules.timezone: Value error, unknown time zone 'Mars/Base'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_rejects_bad_file_before_running_anything(tmp_path):

@@ -43,12 +43,7 @@ def smtp():
 @pytest.fixture
 def room(site, tmp_path) -> Newsroom:
     """Feeds in four languages with the multilingual sample articles."""
-    newsroom = Newsroom(site, tmp_path)
-    newsroom.publish("en", CSTO_EN, WINE)
-    newsroom.publish("ru", PEACE_RU)
-    newsroom.publish("hy", CSTO_HY)
-    newsroom.publish("ka", PEACE_KA)
-    return newsroom
+    return Newsroom.with_samples(site, tmp_path)
 
 
 def smtp_mail(server: SmtpServer) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import REPO, Article, article_html, write_sources
+from proc_tree import alive, command_line, descendants
 from werkzeug import Response
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -58,12 +59,16 @@ def pages_served(site) -> int:
     return sum(1 for path, _, _ in list(site.log) if path.startswith("/news/"))
 
 
-def newswatch(sources: Path, *args: str, limit_file_size: int | None = None) -> subprocess.Popen:
-    """Start ``python -m newswatch ingest`` (or ``args``) against the test Prefect API."""
+def newswatch(sources: Path, *args: str, limit_file_size: int | None = None, own_api: bool = False) -> subprocess.Popen:
+    """Start ``python -m newswatch ingest`` (or ``args``) against the test Prefect API (with
+    ``own_api``: as on a fresh machine, with no Prefect API configured)."""
     from prefect.settings import get_current_settings
 
     env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url),
            "NEWSWATCH_SOURCES": str(sources), "COLUMNS": "200"}
+    if own_api:
+        env = {key: value for key, value in env.items() if not key.startswith("PREFECT_")}
+        env["PREFECT_HOME"] = str(sources.parent / "prefect-client")
 
     def limit() -> None:  # in the child: writes beyond the limit fail with EFBIG
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -144,6 +149,24 @@ def test_kill_9_during_ingest_then_rerun(site, tmp_path):
     assert code == 0, output
     assert_complete(database)
     assert pages_served(site) - served == statuses["pending"]  # the rerun fetched only what was left
+
+
+def test_kill_9_leaves_no_process_behind(site, tmp_path):
+    """The command's own Prefect server and its parser processes end with it, even on kill -9."""
+    sources = write_sources(tmp_path, [{"name": "Daily", "url": slow_site(site, 0.3), "language": "en"}],
+                            extract={"batch_size": 2, "workers": 2}, http={"concurrency": 2})
+    victim = newswatch(sources, own_api=True)
+    wait_for(lambda: pages_served(site) >= 6, timeout=600)  # pages are being fetched and parsed
+    tree = descendants(victim.pid)
+    commands = [command_line(pid) for pid in tree]
+    assert any("prefect.server.api.server:create_app" in c for c in commands), commands
+    assert any("forkserver" in c for c in commands), commands  # the parser pool
+    victim.send_signal(signal.SIGKILL)
+    assert finish(victim)[0] == -signal.SIGKILL
+    deadline = time.monotonic() + 60
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(tree), [command_line(pid)[:150] for pid in alive(tree)]
 
 
 def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
