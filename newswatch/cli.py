@@ -24,7 +24,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from newswatch.config import Config, check_hours, load_config, resolve_sources_path
-from newswatch.errors import ConfigError, DeliveryError, NewswatchError
+from newswatch.errors import ConfigError, DeliveryError, FeedbackError, NewswatchError
 from newswatch.prefect_env import configure_prefect
 from newswatch.redact import redact_text, redact_url
 from newswatch.text import one_line
@@ -89,6 +89,8 @@ digest_app = typer.Typer(help="E-mail digests: list, send (or dry-run), history.
 app.add_typer(digest_app, name="digest")
 alerts_app = typer.Typer(help="Immediate alerts to chat channels, webhooks and e-mail.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+feedback_app = typer.Typer(help="Relevance feedback: not relevant, missed, list.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 PIPED_WIDTH = 200
 
 
@@ -362,14 +364,18 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     from newswatch.health import state as health_state
     from newswatch.models import FeedHealth
     from newswatch.text import format_time
-    from storage.db import now, open_database
+    from storage.db import now
 
     config, _ = _load(sources, db)
     path = config.settings.database
     known: dict[str, FeedHealth] = {}
     if path.exists():
-        with open_database(path, read_only=True) as database:
+        from storage.db import open_reader
+
+        with open_reader(path) as (database, freshness):
             known = database.feed_health()
+        if freshness.snapshot:
+            err.print(freshness.describe(), highlight=False)
     at = now()
     settings = config.settings.health
     table = PlainTable("feed", "state", "failures", "last success", "last error", "next fetch")
@@ -502,6 +508,99 @@ def _blocks_api(config: Config) -> Iterator[None]:
             yield
     else:
         yield
+
+
+DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD or an ISO time (UTC unless it says otherwise)")]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="a query in the topic query language (docs/queries.md)")],
+    since: DateOpt = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD (that whole day included) or an ISO time")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="language code; repeat for several")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="feed name; repeat for several")] = None,
+    topic: Annotated[str | None, typer.Option(help="only articles this topic matched")] = None,
+    sort: Annotated[str, typer.Option(help="relevance or newest")] = "relevance",
+    limit: Annotated[int, typer.Option(help="stories shown")] = 20,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Search stored articles; one row per story, with the outlets that carried it."""
+    from newswatch import search_output
+
+    config, _ = _load(sources, db)
+    print(search_output.run(config, query, since, until, lang or [], source or [], topic, sort, limit, output), end="")
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="address to listen on; other than loopback needs NEWSWATCH_WEB_TOKEN or NEWSWATCH_WEB_USER/PASSWORD")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8765,
+    sources: SourcesOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Serve the analyst's workspace: topics, stories, search, feed health, feedback."""
+    from newswatch.web.server import serve
+
+    config, _ = _load(sources, db)
+    serve(config, config.settings.database, host, port)
+
+
+def _feedback(kind: str, topic: str, article: str, note: str, sources: Path | None, db: Path | None) -> None:
+    from newswatch.feedback import record
+
+    config, _ = _load(sources, db)
+    if topic not in {t.name for t in config.topics}:
+        raise FeedbackError(f"unknown topic {topic!r} (topics: {', '.join(t.name for t in config.topics)})")
+    item, stored = record(config.settings.database, kind, topic, article, note)
+    where = "stored" if stored else "queued (a run is writing the database; the next writer stores it)"
+    out.print(f"{kind.replace('_', ' ')}: {topic} / {item.url or item.article_id}: {where}", highlight=False, markup=False)
+
+
+TopicArg = Annotated[str, typer.Argument(help="topic name")]
+NoteOpt = Annotated[str, typer.Option(help="why (free text)")]
+
+
+@feedback_app.command("not-relevant")
+def feedback_not_relevant(
+    topic: TopicArg, article: Annotated[str, typer.Argument(help="stored article: id or URL")],
+    note: NoteOpt = "", sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Record that the topic should not have matched this article."""
+    _feedback("not_relevant", topic, article, note, sources, db)
+
+
+@feedback_app.command("missed")
+def feedback_missed(
+    topic: TopicArg, article: Annotated[str, typer.Argument(help="article URL (stored or not) or stored id")],
+    note: NoteOpt = "", sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Record that the topic should have matched this article."""
+    _feedback("missed", topic, article, note, sources, db)
+
+
+@feedback_app.command("list")
+def feedback_list(
+    topic: Annotated[str | None, typer.Argument(help="one topic [default: all]")] = None,
+    sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Feedback recorded (and queued), newest first."""
+    from newswatch.text import format_time
+    from newswatch.feedback import queued
+    from storage.db import open_reader
+
+    config, _ = _load(sources, db)
+    path = config.settings.database
+    with open_reader(path) as (database, _fresh):
+        items = [(f, "stored") for f in database.feedback(topic)]
+    items = [(f, "queued") for f in queued(path) if topic in (None, f.topic)] + items
+    table = PlainTable("when", "kind", "topic", "article", "note", "state")
+    for item, state in items:
+        table.add_row(format_time(item.created_at), item.kind.replace("_", " "), item.topic,
+                      item.url or item.article_id, item.note, state)
+    out.print(table)
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ that it prints before the error's own message (see ``newswatch.cli``). Hierarchy
     ├── DeliveryError              3  a digest or alert could not be delivered
     │   └── MissingSecret          3  a password or channel URL named in sources.yaml cannot be read
     ├── PrefectServerError         6  the local Prefect server could not be started
+    ├── SearchError                2  a search query or filter that cannot be searched
+    ├── FeedbackError              2  feedback on an unknown topic or article
+    ├── WebSetupError              2  ``newswatch web`` must not start as configured (e.g. no credentials off loopback)
     └── SemanticUnavailable        1  semantic matching without the ``semantic`` extra (also RuntimeError)
 
 Fetch errors are handled inside the pipeline (a failed feed or page is recorded, the run goes
@@ -137,3 +140,24 @@ class SemanticUnavailable(NewswatchError, RuntimeError):
     """A topic asks for semantic matching but the ``semantic`` extra is not installed."""
 
     summary = "Semantic matching unavailable"
+
+
+class SearchError(NewswatchError, ValueError):
+    """A search query or filter that cannot be searched; the message says why."""
+
+    exit_code = 2
+    summary = "Invalid search"
+
+
+class FeedbackError(NewswatchError, ValueError):
+    """Feedback that cannot be recorded (unknown topic, or an id that is no stored article)."""
+
+    exit_code = 2
+    summary = "Invalid feedback"
+
+
+class WebSetupError(NewswatchError):
+    """The workspace must not start as configured; the message says what to set."""
+
+    exit_code = 2
+    summary = "Not started"

@@ -57,6 +57,12 @@ _CONTEXT = 12  # words of context either side of a snippet's hits
 _MAX_WINDOW = 40  # words of hits grouped into one snippet
 
 
+def field_score(field: int, count: int, length: int) -> float:
+    """BM25-style score of a term occurring ``count`` times in a field (0 title, 1 body) of ``length`` words."""
+    norm = 1 - _B + _B * length / _AVG_LEN[field]
+    return _WEIGHT[field] * count * (_K1 + 1) / (count + _K1 * norm)
+
+
 @dataclass(frozen=True, slots=True)
 class _Lits:
     """Compiled term or entity: matches where any of the literals ``ids`` occurs."""
@@ -304,8 +310,7 @@ class _Evaluator:
             tf[label, f] = tf.get((label, f), 0) + 1
         total = 0.0
         for (_, f), n in tf.items():
-            norm = 1 - _B + _B * self._lengths[f] / _AVG_LEN[f]
-            total += _WEIGHT[f] * n * (_K1 + 1) / (n + _K1 * norm)
+            total += field_score(f, n, self._lengths[f])
         return total
 
     def hit(self, node: object, fields: frozenset[int]) -> _Hit | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from newswatch.redact import redact_text
 
@@ -299,6 +299,7 @@ class IngestStats:
     clustered: int = 0
     matched_articles: int = 0
     matches: int = 0
+    indexed: int = 0  # articles added to the search index
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)  # feed -> items beyond max_items_per_feed
@@ -309,3 +310,131 @@ EXPORT_COLUMNS = (
     "story_id", "story_size", "topic", "score", "title", "outlet", "url", "language", "published",
     "found", "matched_terms", "also_reported_by", "article_id",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInput:
+    """An article to add to the search index, as stored."""
+
+    article_id: str
+    title: str
+    text: str
+    feed_name: str
+    language: str | None
+    seen_at: datetime  # published_at, else discovered_at
+    extracted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions on the articles searched."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    languages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    topic: str | None = None
+
+
+# A search plan: what the index must look up for a query (newswatch.search builds it from the
+# parsed query; storage.search_index turns it into SQL). ``fields``: 1 title, 2 body, 3 both.
+
+
+@dataclass(frozen=True, slots=True)
+class WordPlan:
+    """Docs containing a word: its stem ``value`` (``prefix``: a folded prefix of the word)."""
+
+    value: str
+    prefix: bool
+    fields: int
+
+
+@dataclass(frozen=True, slots=True)
+class AllPlan:
+    """Docs in every ``required`` plan and in none of the ``excluded`` ones."""
+
+    required: tuple[SearchPlan, ...]
+    excluded: tuple[SearchPlan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnyPlan:
+    """Docs in any of the plans."""
+
+    operands: tuple[SearchPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LangPlan:
+    """Docs in one language (they add nothing to the score)."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledPlan:
+    """A plan whose score is multiplied by ``factor``."""
+
+    operand: SearchPlan
+    factor: float
+
+
+SearchPlan = WordPlan | AllPlan | AnyPlan | LangPlan | ScaledPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What a reader sees: the database itself, or the snapshot published at ``as_of``."""
+
+    snapshot: bool
+    as_of: datetime | None = None
+
+    def describe(self) -> str:
+        """One line for people: where the data comes from and how old it may be."""
+        if not self.snapshot:
+            return "live data"
+        when = f"{self.as_of:%Y-%m-%d %H:%M UTC}" if self.as_of else "an earlier run"
+        return f"an ingest is running: showing the snapshot of {when}"
+
+
+FEEDBACK_KINDS = ("not_relevant", "missed")
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """An analyst's verdict: not_relevant (a match that should not be) or missed (an article that should)."""
+
+    kind: str
+    topic: str
+    article_id: str
+    url: str
+    note: str = ""
+    source: str = "cli"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicVolume:
+    """How much a topic matched: in the last day, week and in all, and when it last did."""
+
+    topic: str
+    day: int
+    week: int
+    total: int
+    latest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as stored, with its text and the topics it matched (story page)."""
+
+    article_id: str
+    title: str
+    url: str
+    feed_name: str
+    language: str | None
+    published_at: datetime | None
+    discovered_at: datetime
+    status: str
+    text: str
+    topics: tuple[str, ...]

@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 from newswatch.chart import volume_chart
 from newswatch.cluster import StoryClusterer
 from newswatch.config import Config, Feed, HttpSettings, check_hours
+from newswatch.feedback import drain_queue
 from newswatch.feeds import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
@@ -27,12 +28,14 @@ from newswatch.pages import extract_batch
 from newswatch.parse_pool import ParseLimits, in_pool, parser
 from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
+from newswatch.search import index_postings
 from storage.db import Database, now
 
 log = logging.getLogger("newswatch.pipeline")
 T = TypeVar("T")
 R = TypeVar("R", covariant=True)
 BATCHES_AHEAD = 4  # batches of pages in progress at once: fetched and parsed while earlier ones are stored
+SNAPSHOT_INTERVAL = 300.0  # seconds between readers' snapshots during one long ingest
 
 
 class _Result(Protocol[R]):
@@ -126,6 +129,7 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     stats = IngestStats()
     feeds = config.enabled_feeds
     db.sync_feeds((feed.name, feed.url) for feed in feeds)
+    drain_queue(db)  # feedback given while the database was being written
     states = db.feed_states()
     by_name = {feed.name: feed for feed in feeds}
     stats.skipped = feeds_to_skip(db, config)
@@ -152,8 +156,12 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
         stats.extracted += sum(r.status == "extracted" for r in results)
         stats.summary_only += sum(r.status == "summary_only" for r in results)
         _match(db, matcher, batch_size, stats)  # while the next batches are fetched and parsed
+        stats.indexed += db.update_search_index(index_postings, batch_size)
+        db.publish_snapshot(min_interval=SNAPSHOT_INTERVAL)  # readers see long runs progress
     stats.clustered = cluster_stored(db, clusterer, max_attempts)  # in large batches: fewer queries
     _match(db, matcher, batch_size, stats)  # what earlier runs left, or all after a topic change
+    stats.indexed += db.update_search_index(index_postings)  # what earlier runs left (all, after an upgrade)
+    db.publish_snapshot()  # what readers see while the next run writes
     log.info(
         "ingest: %d feeds ok, %d unchanged, %d failed, %d skipped; %d new articles; %d extracted,"
         " %d summary-only; %d clustered; %d articles matched (%d matches)",

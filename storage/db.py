@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,8 @@ from filelock import FileLock, Timeout
 from newswatch.errors import StorageError
 from newswatch.models import (
     ArticleForMatching,
+    Feedback,
+    Freshness,
     ClusterInput,
     ClusterSummary,
     ExtractedArticle,
@@ -24,12 +27,17 @@ from newswatch.models import (
     MatchedArticle,
     MessageInfo,
     PendingArticle,
+    SearchFilters,
+    SearchPlan,
     SendRecord,
+    StoredArticle,
     TopicMatch,
+    TopicVolume,
 )
-from storage import alerts, clusters, digests, exports
+from storage import alerts, clusters, digests, exports, feedback, search_index, snapshot, workspace
 from storage.bulk import rows_relation
 from storage.matches import matched_articles, snippets_json
+from storage.snapshot import is_locked, snapshot_path
 
 _NEW_ARTICLE_COLUMNS = (
     ("id", "VARCHAR"), ("canonical_url", "VARCHAR"), ("url", "VARCHAR"), ("feed_name", "VARCHAR"),
@@ -78,6 +86,7 @@ class Database:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None):
         self.con = con
         self.path = path
+        self._published = time.monotonic()  # the readers' snapshot was last published
 
     # -- schema -------------------------------------------------------------------------
 
@@ -363,6 +372,85 @@ class Database:
         """The story clusters of these articles (lead, outlets, size)."""
         return list(clusters.cluster_summaries(self.con, article_ids).values())
 
+    # -- search index ---------------------------------------------------------------------
+
+    def update_search_index(self, postings: search_index.Postings, batch_size: int = 1000) -> int:
+        """Index every article extracted since the last call, ``batch_size`` per segment (one
+        transaction each; ``postings`` analyses them), then merge segments; return how many."""
+        indexed = 0
+        while True:
+            with self.transaction():
+                count = search_index.index_pending(self.con, postings, batch_size)
+            indexed += count
+            while segments := search_index.mergeable(self.con):
+                with self.transaction():
+                    search_index.merge(self.con, segments)
+            if count < batch_size:
+                return indexed
+
+    def search_candidates(
+        self, plan: SearchPlan, filters: SearchFilters, newest: bool, limit: int
+    ) -> tuple[list[tuple[str, float]], int]:
+        """Up to ``limit`` (article id, index score) found by ``plan`` in order, and their total."""
+        return search_index.candidates(self.con, plan, filters, newest, limit)
+
+    def search_articles(self, ids: Sequence[str]) -> dict[str, tuple]:
+        """(id, title, text, language, feed, url, published, discovered, status) by id."""
+        return search_index.articles_to_check(self.con, ids)
+
+    def search_index_stats(self) -> dict[str, int]:
+        """Segments, live docs and posting rows of the search index."""
+        return search_index.stats(self.con)
+
+    # -- readers' snapshot ------------------------------------------------------------------
+
+    def publish_snapshot(self, min_interval: float = 0.0) -> bool:
+        """Publish the readers' snapshot (storage.snapshot), unless the last one from this
+        connection is younger than ``min_interval`` seconds; True if published."""
+        if self.path is None or time.monotonic() - self._published < min_interval:
+            return False
+        snapshot.publish(self.con, self.path)
+        self._published = time.monotonic()
+        return True
+
+    # -- relevance feedback -----------------------------------------------------------------
+
+    def store_feedback(self, items: Sequence[Feedback]) -> None:
+        """Insert or update feedback rows (keyed by kind, topic, article) in one transaction."""
+        if items:
+            with self.transaction():
+                feedback.store(self.con, items)
+
+    def feedback(self, topic: str | None = None) -> list[Feedback]:
+        """Stored feedback, newest first (of one topic, or all)."""
+        return feedback.listing(self.con, topic)
+
+    def find_article(self, ref: str, url_id: str | None = None) -> tuple[str, str] | None:
+        """(id, URL) of the stored article with id, URL or canonical URL ``ref`` (or id ``url_id``)."""
+        return feedback.find_article(self.con, ref, url_id)
+
+    # -- workspace pages --------------------------------------------------------------------
+
+    def topic_volumes(self, at: datetime) -> dict[str, TopicVolume]:
+        """Matches per topic in the day and week before ``at``, and in all."""
+        return workspace.topic_volumes(self.con, at)
+
+    def match_times(self, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+        """(topic, time) of the matches in [start, end), for volume charts."""
+        return workspace.match_times(self.con, start, end)
+
+    def topic_matches(self, topic: str, filters: SearchFilters, newest: bool, limit: int) -> list[MatchedArticle]:
+        """A topic's matches, filtered (dates, languages, outlets), best or newest first."""
+        return workspace.topic_matches(self.con, topic, filters, newest, limit)
+
+    def topic_facets(self, topic: str) -> tuple[list[str], list[str]]:
+        """Languages and outlets among a topic's matches."""
+        return workspace.facets(self.con, topic)
+
+    def story(self, article_id: str) -> tuple[ClusterSummary | None, list[StoredArticle]]:
+        """An article's story cluster and every member with its text, earliest first."""
+        return workspace.story(self.con, article_id)
+
     # -- reading --------------------------------------------------------------------------
 
     def matches_between(self, start: datetime, end: datetime) -> list[MatchedArticle]:
@@ -521,6 +609,23 @@ _ENVIRONMENT_ERRORS = (
 )
 
 
+READER_GRACE = 10.0  # seconds a writer waits at least for readers that have the file open
+
+
+def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    """Connect to ``path``. Readers (storage.snapshot.open_reader) hold the file open for a
+    moment at a time, which locks writers out: a writer retries for ``lock_timeout`` seconds,
+    and at least :data:`READER_GRACE`."""
+    deadline = time.monotonic() + max(lock_timeout, READER_GRACE)
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as err:
+            if read_only or "lock" not in str(err).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def open_database(
     path: Path, read_only: bool = False, lock_timeout: float = 0
@@ -550,7 +655,7 @@ def open_database(
             ) from err
     try:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = _connect(path, read_only, lock_timeout)
         except duckdb.Error as err:
             busy = " (a newswatch run is writing it; try again when it finishes)" if "lock" in str(err).lower() else ""
             raise StorageError(f"cannot open database {path}{busy}: {err}") from err
@@ -575,3 +680,45 @@ def open_database(
     finally:
         if lock is not None:
             lock.release()
+
+
+@contextmanager
+def open_reader(path: Path, create_lock_timeout: float | None = None) -> Iterator[tuple[Database, Freshness]]:
+    """Open the database read-only, or its snapshot while a writer holds it (storage.snapshot).
+
+    With ``create_lock_timeout``, a database that does not exist yet or needs a migration is
+    first created or upgraded by a writer (waiting up to that long for another writer).
+    """
+    if create_lock_timeout is not None and _needs_writer(path):
+        with open_database(path, lock_timeout=create_lock_timeout):
+            pass
+    elif not path.exists() and not snapshot_path(path).exists():
+        raise StorageError(f"no database at {path} yet: run `newswatch ingest` (or `run`) first")
+    with ExitStack() as stack:
+        try:
+            db = stack.enter_context(open_database(path, read_only=True))
+            freshness = Freshness(False)
+        except StorageError as error:
+            copy = snapshot_path(path)
+            if not is_locked(error):
+                raise
+            if not copy.exists():
+                raise StorageError(
+                    f"{path} is being written by a newswatch run and has no read-only snapshot yet"
+                    " (the first ingest publishes one when it ends); try again then"
+                ) from error
+            db = stack.enter_context(open_database(copy, read_only=True))
+            freshness = Freshness(True, datetime.fromtimestamp(copy.stat().st_mtime, UTC))
+        yield db, freshness
+
+
+def _needs_writer(path: Path) -> bool:
+    if not path.exists():
+        return True
+    try:
+        with open_database(path, read_only=True) as db:
+            return bool(db.pending_migrations())
+    except StorageError as error:
+        if is_locked(error):
+            return False  # a writer has it open, and migrates it
+        raise
