@@ -469,7 +469,8 @@ def alerts_send(sources: SourcesOpt = None, db: DbOpt = None) -> None:
         run = run_alerts(config, database)
     for outcome in run.outcomes:
         line = Text(plain(f"{outcome.alert} -> {outcome.channel}: {outcome.stories} stories, {outcome.spikes} spikes,"
-                          f" {outcome.redelivered} re-sent; "))
+                          f" {outcome.redelivered} re-sent;"))
+        line.append(" ")  # plain() trims the end of its text
         line.append_text(labelled("failed: ", outcome.error) if outcome.error else Text("ok"))
         out.print(line, highlight=False)
     if run.failed:
