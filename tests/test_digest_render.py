@@ -49,7 +49,7 @@ def room(site, tmp_path) -> Newsroom:
     newsroom = Newsroom(site, tmp_path)
     twin = Article("csto-copy", CSTO_EN.title, CSTO_EN.body)
     newsroom.publish("en", CSTO_EN, WINE, Article("peacekeepers", "Russian peacekeeping contingent leaves Karabakh",
-                                                  paragraphs("The Russian peacekeeping contingent left Karabakh early.")))
+                                                  paragraphs("The Russian peacekeeping contingent left Karabakh before its mandate expired.")))
     newsroom.publish("ru", PEACE_RU, twin)
     newsroom.publish("hy", CSTO_HY)
     newsroom.publish("ka", PEACE_KA)
