@@ -197,8 +197,9 @@ def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
         code, output = finish(newswatch(sources))
         assert code == 1, output
         assert "Storage error: another newswatch process is writing" in output and "newswatch.duckdb.lock" in output
-        code, output = finish(newswatch(sources, "sources", "status"))
-        assert code == 1 and "a newswatch run is writing it; try again when it finishes" in output, output
+        code, output = finish(newswatch(sources, "sources", "status"))  # no snapshot before the first run ends
+        assert code == 1 and "is being written by a newswatch run and has no read-only snapshot yet" in output, output
+        assert "try again then" in output, output
         waiting = newswatch(patient)
         wait_for(lambda: "Beginning flow run" in output_of(waiting))  # now waiting for the lock
     finally:
