@@ -143,7 +143,7 @@ def make_stack(name: str, tmp: Path, site: NewsSite, slow_page: threading.Event 
          "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"}},
         database=str(stack.database),
         lock_timeout=DEADLINE,
-        http={"timeout": DEADLINE, "total_timeout": DEADLINE},
+        http={"timeout": 600, "total_timeout": DEADLINE},  # 600: the largest per-read timeout allowed
         schedules={"ingest": EVERY_MINUTE, "report": EVERY_MINUTE, "timezone": "Asia/Yerevan"},
         prefect={"port": free_port()},
     )
@@ -155,8 +155,13 @@ def start_serve(stack: Stack) -> None:
     stack.start("serve", [sys.executable, "-m", "newswatch", "serve", "--sources", str(stack.sources)],
                 client_env(stack.tmp), cwd=stack.tmp)
     state = stack.database.parent / "prefect" / "server.json"
-    stack.api_url = wait_for(lambda: state.exists() and json.loads(state.read_text())["api_url"],
-                             "serve's local Prefect server to be up")
+    serve = stack.processes["serve"]
+
+    def api_url() -> str | None:
+        assert serve.poll() is None, f"serve exited with {serve.returncode}:\n{stack.log('serve')}"
+        return state.exists() and json.loads(state.read_text())["api_url"]
+
+    stack.api_url = wait_for(api_url, "serve's local Prefect server to be up")
 
 
 def start_server_and_worker(stack: Stack) -> None:
