@@ -584,7 +584,7 @@ def feedback_missed(
 
 @feedback_app.command("list")
 def feedback_list(
-    topic: Annotated[str | None, typer.Argument(help="one topic [default: all]")] = None,
+    topic: Annotated[str | None, typer.Argument(help="one topic \\[default: all]")] = None,
     sources: SourcesOpt = None, db: DbOpt = None,
 ) -> None:
     """Feedback recorded (and queued), newest first."""
