@@ -664,6 +664,8 @@ def open_database(
             db = Database(con, path)
             if not read_only:
                 db.migrate()
+                if not snapshot_path(path).exists():
+                    db.publish_snapshot()  # readers have something to open while this writer holds the file
             elif pending := db.pending_migrations():
                 raise StorageError(
                     f"database {path} uses an older schema (missing {', '.join(pending)});"
@@ -699,17 +701,27 @@ def open_reader(path: Path, create_lock_timeout: float | None = None) -> Iterato
             db = stack.enter_context(open_database(path, read_only=True))
             freshness = Freshness(False)
         except StorageError as error:
-            copy = snapshot_path(path)
             if not is_locked(error):
                 raise
-            if not copy.exists():
-                raise StorageError(
-                    f"{path} is being written by a newswatch run and has no read-only snapshot yet"
-                    " (the first ingest publishes one when it ends); try again then"
-                ) from error
+            copy = _await_snapshot(path, error)
             db = stack.enter_context(open_database(copy, read_only=True))
             freshness = Freshness(True, datetime.fromtimestamp(copy.stat().st_mtime, UTC))
         yield db, freshness
+
+
+def _await_snapshot(path: Path, error: StorageError) -> Path:
+    """The snapshot of ``path``, which a writer holds: every writer publishes one as it opens
+    the file, so wait up to :data:`READER_GRACE` seconds for one that is just starting."""
+    copy = snapshot_path(path)
+    deadline = time.monotonic() + READER_GRACE
+    while not copy.exists():
+        if time.monotonic() >= deadline:
+            raise StorageError(
+                f"{path} is being written by a newswatch run and has no read-only snapshot"
+                f" ({copy} is missing); try again when the run ends"
+            ) from error
+        time.sleep(0.1)
+    return copy
 
 
 def _needs_writer(path: Path) -> bool:

@@ -2,7 +2,8 @@
 
 DuckDB lets one process write a database file, and then no other process may open it, even
 to read. So the writer publishes a copy, ``<database>.snapshot.duckdb``, at the end of every
-ingest (and every few minutes during a long one, see ``Database.publish_snapshot``): it
+ingest (and every few minutes during a long one, see ``Database.publish_snapshot``, and as a
+writer opens a database that has none yet): it
 checkpoints, copies the file beside it and renames the copy over the previous snapshot
 (atomic; readers that have the old one open keep reading it). Readers
 (``storage.db.open_reader``) open the database itself when no writer holds it, which gives
@@ -13,7 +14,7 @@ last publication.
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -32,8 +33,13 @@ def publish(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     target = snapshot_path(path)
     partial = target.with_name(target.name + ".partial")
     con.execute("CHECKPOINT")  # everything committed is in the file, the WAL is empty
+    # The copy is made by a child process: DuckDB holds the file with a POSIX (fcntl) lock, and
+    # closing any descriptor of the file in this process would release it, letting other
+    # processes open the database while it is being written.
+    copied = subprocess.run(["cp", "--", str(path), str(partial)], capture_output=True, text=True, check=False)
     try:
-        shutil.copyfile(path, partial)
+        if copied.returncode:
+            raise OSError(copied.stderr.strip() or f"cp exited with {copied.returncode}")
         os.replace(partial, target)
     except OSError as err:
         partial.unlink(missing_ok=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from storage.db import open_database
 with open_database(Path(sys.argv[1]), read_only=sys.argv[2] == "read", lock_timeout=5) as db:
     if sys.argv[2] == "write":
+        db.publish_snapshot()  # publishing must not give up the writer's hold on the file
         db.con.execute("UPDATE feeds SET items_seen = items_seen + 1000")  # a change readers must not see
     print("holding", flush=True)
     sys.stdin.readline()
