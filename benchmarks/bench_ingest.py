@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -43,7 +42,7 @@ from newswatch.prefect_env import configure_prefect  # noqa: E402
 
 configure_prefect()  # before Prefect is imported: analytics off, as in every newswatch entry point
 
-from corpus_server import CorpusSite  # noqa: E402
+from corpus_server import CorpusSite, write_sources  # noqa: E402
 from prefect import flow  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -54,32 +53,6 @@ from newswatch.pages import extract_page  # noqa: E402
 from newswatch.parse_pool import in_pool, parser  # noqa: E402
 from newswatch.pipeline import LocalStages, ingest  # noqa: E402
 from storage.db import open_database  # noqa: E402
-
-
-def write_sources(site: CorpusSite, workdir: Path, semantic: bool) -> Path:
-    """sources.yaml for the synthetic web: its feeds, the shipped topics, no politeness delay."""
-    shipped = yaml.safe_load((REPO / "sources.yaml").read_text(encoding="utf-8"))
-    topics = shipped["topics"] if semantic else [
-        {k: v for k, v in topic.items() if k != "semantic"} for topic in shipped["topics"]
-    ]
-    corpus = site.corpus
-    data = {
-        "settings": {
-            "database": str(workdir / "unused.duckdb"),
-            # the sites are on 127.0.1.x; politeness stays on (2 requests in flight per host,
-            # robots.txt obeyed) but without the 1 s delay between requests to one host
-            "http": {"allow_hosts": ["127.0.0.0/8"], "per_host_delay": 0},
-        },
-        "feeds": [
-            {"name": f"wire-{f}", "url": site.feed_url(f), "language": corpus.language(f), "tags": ["bench"]}
-            for f in range(corpus.feeds)
-        ],
-        "entities": shipped.get("entities", {}),
-        "topics": topics,
-    }
-    path = workdir / "sources.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:

@@ -3,8 +3,10 @@
 Every feed lives on its own address (127.0.1.1, 127.0.1.2, ...: all of 127/8 is loopback on
 Linux), so per-host politeness behaves as with real, separate sites. Pages look like real
 news pages (head with scripts and meta tags, navigation, sidebar, related links, footer) and
-their text comes from the labelled multilingual articles in ``tests/labelled`` (one in five
-leads with an on-topic text); one article in ten is a syndicated copy of another site's story. Feeds answer conditional GETs (ETag and
+their text comes from the labelled multilingual articles in ``tests/labelled`` (one in ten
+leads with an on-topic text, the rest of the body is filler that matches no watched topic, so
+about one article in ten is on topic, as in a real news stream); one article in ten is a
+syndicated copy of another site's story. Feeds answer conditional GETs (ETag and
 Last-Modified -> 304). The server runs in its own process with an adjustable latency and
 counts what it sends.
 """
@@ -15,6 +17,7 @@ import hashlib
 import multiprocessing
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,10 +30,49 @@ from pathlib import Path
 
 import yaml
 
-LABELLED = Path(__file__).resolve().parent.parent / "tests" / "labelled" / "articles.yaml"
+from newswatch.config import load_config
+from newswatch.match import Matcher, compile_topics
+
+REPO = Path(__file__).resolve().parent.parent
+LABELLED = REPO / "tests" / "labelled" / "articles.yaml"
+NAMED_DOMAIN = "caucasus-wire.com"  # sites' names with named=True: wire<N>.caucasus-wire.com
 SYNDICATED_EVERY = 10  # article a of a feed with a % 10 == 9 copies another site's story
-TOPICAL_EVERY = 5  # article a with a % 5 == 2 leads with an on-topic text
+TOPICAL_EVERY = 10  # article a with a % 10 == 2 leads with an on-topic text
 EPOCH = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+def _shipped_topics() -> tuple[list, dict]:
+    """The topics and entities of the shipped sources.yaml."""
+    config = load_config(REPO / "sources.yaml", None)
+    return config.topics, config.entities
+
+
+def _off_topic(words: set[str], language: str, matcher: Matcher) -> set[str]:
+    """``words`` without those the topics match on (terms, entities, context words): text
+    drawn from what is left matches no topic, whatever the order. Every word is put in the
+    title and body of one probe text; the words highlighted in its matches are removed until
+    nothing matches."""
+    words = set(words)
+    while found := matcher.match(probe := " ".join(sorted(words)), probe, language):
+        hit = {w for match in found for snippet in match.snippets for start, end in snippet.spans
+               for w in re.findall(r"\w+", snippet.text[start:end])}
+        if not hit & words:
+            raise RuntimeError(f"cannot make {language} filler that matches no topic: {found}")
+        words -= hit
+    return words
+
+
+def resolve_names() -> None:
+    """Make this process resolve the sites' names (``wire<N>.`` :data:`NAMED_DOMAIN`) to their
+    loopback addresses, as /etc/hosts entries would."""
+    lookup = socket.getaddrinfo
+    pattern = re.compile(rf"wire(\d+)\.{re.escape(NAMED_DOMAIN)}")
+
+    def getaddrinfo(host, *args, **kwargs):
+        found = pattern.fullmatch(host) if isinstance(host, str) else None
+        return lookup(f"127.0.1.{int(found[1]) + 1}" if found else host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
 
 
 @dataclass(frozen=True)
@@ -45,22 +87,28 @@ class Story:
 class Corpus:
     """The deterministic content of the synthetic web (same arguments, same bytes)."""
 
-    def __init__(self, feeds: int, articles: int, seed: int = 7):
-        self.feeds, self.articles = feeds, articles
+    def __init__(self, feeds: int, articles: int, seed: int = 7, named: bool = False):
+        self.feeds, self.articles, self.named = feeds, articles, named
         self._topical: dict[str, list[dict]] = {}
         self._other: dict[str, list[dict]] = {}
         self._words: dict[str, list[str]] = {}
         for item in yaml.safe_load(LABELLED.read_text(encoding="utf-8")):
             (self._topical if item["topics"] else self._other).setdefault(item["lang"], []).append(item)
+        matcher = compile_topics(*_shipped_topics(), semantic=False)
         for language, items in self._other.items():
             words = {w for item in items for w in re.findall(r"\w+", f"{item['title']} {item['body']}")}
-            self._words[language] = sorted(words)
+            self._words[language] = sorted(_off_topic(words, language, matcher))
         self._languages = sorted(self._other)
         self._seed = seed
 
     def host(self, feed: int) -> str:
         """The loopback address of feed ``feed``'s site."""
         return f"127.0.1.{feed + 1}"
+
+    def site(self, feed: int, port: int) -> str:
+        """``http://host:port`` of feed ``feed``'s site: by address, or with ``named`` by a name
+        under :data:`NAMED_DOMAIN` (for programs that refuse addresses; see :func:`resolve_names`)."""
+        return f"http://{f'wire{feed}.{NAMED_DOMAIN}' if self.named else self.host(feed)}:{port}"
 
     def language(self, feed: int) -> str:
         """The language of a feed (they rotate through the labelled set's languages)."""
@@ -69,8 +117,9 @@ class Corpus:
     def story(self, feed: int, article: int) -> Story:
         """The story of one article; syndicated ones copy a story of another site, re-led.
 
-        One article in five leads with a labelled on-topic text, the others with an off-topic
-        one; the rest of the body is random sentences over the off-topic vocabulary.
+        One article in ten leads with a labelled on-topic text, the others with an off-topic
+        one; the rest of the body is random sentences over the off-topic vocabulary, without
+        the words the topics match on.
         """
         if article % SYNDICATED_EVERY == SYNDICATED_EVERY - 1 and self.feeds > len(self._languages):
             source = self.story((feed + len(self._languages)) % self.feeds, article - 1)
@@ -92,7 +141,7 @@ class Corpus:
 
     def article_url(self, feed: int, article: int, port: int) -> str:
         """Where article ``article`` of ``feed`` is served."""
-        return f"http://{self.host(feed)}:{port}/news/{article}/story-{feed}-{article}.html"
+        return f"{self.site(feed, port)}/news/{article}/story-{feed}-{article}.html"
 
     def article_html(self, feed: int, article: int, port: int) -> bytes:
         """A full news page around the article, with the boilerplate of a real news site
@@ -178,7 +227,7 @@ class Corpus:
             )
         return (
             '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Caucasus Wire {feed}</title><link>http://{self.host(feed)}:{port}/</link>"
+            f"<title>Caucasus Wire {feed}</title><link>{self.site(feed, port)}/</link>"
             f"<description>Synthetic feed {feed}</description>{''.join(items)}</channel></rss>"
         ).encode()
 
@@ -249,8 +298,8 @@ def _handler(corpus: Corpus, feed: int, port: int, counters: Counters) -> type[B
     return Handler
 
 
-def _serve(feeds: int, articles: int, counters: Counters, ready) -> None:
-    corpus = Corpus(feeds, articles)
+def _serve(feeds: int, articles: int, named: bool, counters: Counters, ready) -> None:
+    corpus = Corpus(feeds, articles, named=named)
     servers = []
     for feed in range(feeds):
         server = ThreadingHTTPServer((corpus.host(feed), 0), BaseHTTPRequestHandler)
@@ -263,14 +312,15 @@ def _serve(feeds: int, articles: int, counters: Counters, ready) -> None:
 
 
 class CorpusSite:
-    """The synthetic web, served from a child process while the context is open."""
+    """The synthetic web, served from a child process while the context is open; with
+    ``named``, its URLs name the sites (see :func:`resolve_names`)."""
 
-    def __init__(self, feeds: int, articles: int):
-        self.corpus = Corpus(feeds, articles)
+    def __init__(self, feeds: int, articles: int, named: bool = False):
+        self.corpus = Corpus(feeds, articles, named=named)
         context = multiprocessing.get_context("spawn")
         self.counters = Counters(context)
         self._pipe, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(feeds, articles, self.counters, child), daemon=True)
+        self._process = context.Process(target=_serve, args=(feeds, articles, named, self.counters, child), daemon=True)
         self.ports: list[int] = []
 
     def __enter__(self) -> CorpusSite:
@@ -293,10 +343,44 @@ class CorpusSite:
 
     def feed_url(self, feed: int) -> str:
         """URL of feed ``feed``."""
-        return f"http://{self.corpus.host(feed)}:{self.ports[feed]}/feed.xml"
+        return f"{self.corpus.site(feed, self.ports[feed])}/feed.xml"
 
     def pages(self) -> Iterator[tuple[str, bytes]]:
         """Every article page as (url, html), exactly as served, made one at a time."""
         for f in range(self.corpus.feeds):
             for a in range(self.corpus.articles):
                 yield self.corpus.article_url(f, a, self.ports[f]), self.corpus.article_html(f, a, self.ports[f])
+
+
+def write_sources(site: CorpusSite, workdir: Path, semantic: bool = False, prefix: str = "wire",
+                  prefect_home: Path | None = None) -> Path:
+    """sources.yaml in ``workdir`` for the synthetic web: its feeds (named ``prefix``-N), the
+    shipped topics and digest, reports and digests written under ``workdir``, the CLI's Prefect
+    state in ``prefect_home`` (default: beside the database), no politeness delay."""
+    shipped = yaml.safe_load((REPO / "sources.yaml").read_text(encoding="utf-8"))
+    topics = shipped["topics"] if semantic else [
+        {k: v for k, v in topic.items() if k != "semantic"} for topic in shipped["topics"]
+    ]
+    corpus = site.corpus
+    data = {
+        "settings": {
+            "database": str(workdir / "unused.duckdb"),
+            # the sites are on 127.0.1.x; politeness stays on (2 requests in flight per host,
+            # robots.txt obeyed) but without the 1 s delay between requests to one host
+            "http": {"allow_hosts": ["127.0.0.0/8"], "per_host_delay": 0},
+            "report": {"output_dir": str(workdir / "reports")},
+            "mail": {"sender": "newswatch <newswatch@example.org>", "transport": "outbox",
+                     "outbox_dir": str(workdir / "outbox")},
+            **({"prefect": {"home": str(prefect_home)}} if prefect_home else {}),
+        },
+        "feeds": [
+            {"name": f"{prefix}-{f}", "url": site.feed_url(f), "language": corpus.language(f), "tags": ["bench"]}
+            for f in range(corpus.feeds)
+        ],
+        "entities": shipped.get("entities", {}),
+        "topics": topics,
+        "digests": shipped.get("digests", []),
+    }
+    path = workdir / "sources.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path

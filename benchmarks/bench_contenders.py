@@ -1,0 +1,313 @@
+"""newswatch as users run it, next to what they would run instead: one command, one run.
+
+    uv run python benchmarks/bench_contenders.py              # 50 feeds x 20 pages, 1M-article archive
+    uv run python benchmarks/bench_contenders.py --archive 100000   # a smaller archive, quicker
+
+On the synthetic web of ``corpus_server.py`` (pages of a real news site's size and layout, about
+one article in ten on a watched topic), each contender runs as its own process and is measured
+as a whole process tree (``proc_usage.py``: wall time, CPU time of every process it starts,
+sum of the processes' peak RSS):
+
+* ``newswatch ingest`` as users run it: the installed command, default settings (no
+  ``PREFECT_API_URL``: it starts its temporary Prefect API, its Prefect history kept between
+  runs as on a server), on a fresh database;
+* newswatch's pipeline as plain functions (``contenders.py plain``), fresh database;
+* bare trafilatura extraction of the same pages (saved beforehand) over one process per core:
+  the limit any ingest of these pages meets;
+* trafilatura's own feed mode, ``trafilatura -i FEEDS --feed --parallel N -o DIR``;
+* a naive sequential feedparser + httpx + trafilatura + duckdb script (``contenders.py naive``).
+
+Then: a 3-article ``newswatch ingest`` against the naive script on the same 3 articles; a
+small ingest (``--small-feeds`` x ``--small-articles``) on a fresh database and on an archive of
+``--archive`` articles (built in seconds by replicating the plain run's rows with new ids, older
+dates, their matches and clusters; the search index covers only the original rows); and
+``newswatch report`` / ``newswatch digest send`` on both databases, against the warm cost of
+their queries and rendering alone (``contenders.py report|digest``). It prints the table and
+the aims of issue 15 as measured ratios, and writes JSON to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path[:0] = [str(HERE), str(REPO)]
+
+from corpus_server import CorpusSite, write_sources  # noqa: E402
+
+from storage.db import open_database  # noqa: E402
+
+BIN = Path(sys.executable).parent  # the project's environment: newswatch and trafilatura as installed
+
+
+class Bench:
+    """Runs contenders in ``workdir``, each as a measured process tree."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir = workdir
+        self.env = env
+        self.runs: dict[str, dict[str, Any]] = {}
+
+    def measure(self, key: str, command: list[str]) -> dict[str, Any]:
+        """Run ``command`` under proc_usage.py; record and return its figures; fail if it fails."""
+        out = self.workdir / f"{key}.json"
+        subprocess.run([sys.executable, str(HERE / "proc_usage.py"), str(out), "--", *command],
+                       env=self.env, check=True)
+        figures = json.loads(out.read_text())
+        figures["output"] = out.with_suffix(".log").read_text(errors="replace")[-2000:]
+        if figures["exit_code"] != 0:
+            raise RuntimeError(f"{key} failed ({figures['exit_code']}): {figures['output']}")
+        self.runs[key] = figures
+        return figures
+
+    def newswatch(self, key: str, *arguments: str) -> dict[str, Any]:
+        """``newswatch ARGUMENTS`` as installed."""
+        return self.measure(key, [str(BIN / "newswatch"), *arguments])
+
+    def contender(self, key: str, *arguments: str) -> dict[str, Any]:
+        """``contenders.py ARGUMENTS``."""
+        return self.measure(key, [sys.executable, str(HERE / "contenders.py"), *arguments])
+
+
+def save_pages(site: CorpusSite, folder: Path) -> Path:
+    """Download every article page of ``site`` once, by address (the server then has them
+    ready), into ``folder``; return a JSON list of [url, file] for the extraction baseline."""
+    folder.mkdir(parents=True)
+    items = []
+    with httpx.Client(timeout=60) as client:
+        for n, (url, _) in enumerate(site.pages()):
+            path = folder / f"{n}.html"
+            feed = n // site.corpus.articles
+            by_address = f"http://{site.corpus.host(feed)}:{site.ports[feed]}{urlsplit(url).path}"
+            path.write_bytes(client.get(by_address).raise_for_status().content)
+            items.append([url, str(path)])
+    manifest = folder / "pages.json"
+    manifest.write_text(json.dumps(items))
+    return manifest
+
+
+def trafilatura_config(path: Path) -> Path:
+    """trafilatura's settings.cfg with what newswatch is given here: no delay between requests
+    to one site, loopback addresses allowed."""
+    import trafilatura
+
+    shipped = (Path(trafilatura.__file__).parent / "settings.cfg").read_text()
+    changed = re.sub(r"(?m)^SLEEP_TIME = .*$", "SLEEP_TIME = 0", shipped)
+    changed = re.sub(r"(?m)^SSRF_PROTECTION = .*$", "SSRF_PROTECTION = off", changed)
+    if changed.count("SLEEP_TIME = 0") != 1 or "SSRF_PROTECTION = off" not in changed:
+        raise RuntimeError("trafilatura's settings.cfg changed: update trafilatura_config")
+    path.write_text(changed)
+    return path
+
+
+def feed_list(site: CorpusSite, path: Path) -> Path:
+    """A file with the feed URLs of ``site``, one a line."""
+    path.write_text("".join(f"{site.feed_url(f)}\n" for f in range(site.corpus.feeds)))
+    return path
+
+
+def build_archive(seed: Path, target: Path, articles: int) -> dict[str, Any]:
+    """A copy of database ``seed`` grown to about ``articles`` articles: each row (articles,
+    matches, cluster members and band keys) copied with a new id, one day older per copy."""
+    shutil.copy(seed, target)
+    start = time.perf_counter()
+    with open_database(target) as db:
+        con = db.con
+        have = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        copies = max(0, -(-articles // max(have, 1)) - 1)
+        # copies of one row are consecutive, so repeated texts compress as they do in real archives
+        each = f"(SELECT *, unnest(range(1, {copies + 1})) AS r FROM {{}})"
+        older = "- to_days(r::INTEGER)"
+        with db.transaction():
+            con.execute(f"""INSERT INTO articles SELECT * EXCLUDE (r) REPLACE (
+                id || '-' || r AS id, canonical_url || '#' || r AS canonical_url, url || '#' || r AS url,
+                published_at {older} AS published_at, discovered_at {older} AS discovered_at,
+                extracted_at {older} AS extracted_at, content_hash || '-' || r AS content_hash,
+                duplicate_of || '-' || r AS duplicate_of) FROM {each.format('articles')}""")
+            con.execute(f"""INSERT INTO matches SELECT * EXCLUDE (r) REPLACE (
+                article_id || '-' || r AS article_id, matched_at {older} AS matched_at) FROM {each.format('matches')}""")
+            con.execute(f"""INSERT INTO cluster_members SELECT * EXCLUDE (r) REPLACE (
+                article_id || '-' || r AS article_id, cluster_id || '-' || r AS cluster_id,
+                seen_at {older} AS seen_at, clustered_at {older} AS clustered_at) FROM {each.format('cluster_members')}""")
+            con.execute(f"""INSERT INTO cluster_bands SELECT * EXCLUDE (r) REPLACE (
+                xor(band_key, r * 2654435761) AS band_key, article_id || '-' || r AS article_id,
+                seen_at {older} AS seen_at) FROM {each.format('cluster_bands')}""")
+        con.execute("CHECKPOINT")
+        total = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    return {"articles": total, "build_s": time.perf_counter() - start, "mb": target.stat().st_size / 2**20}
+
+
+def stored(path: Path, table: str = "articles", where: str = "status = 'extracted'") -> int:
+    """Rows of ``table`` in the DuckDB file ``path`` (newswatch's: extracted articles)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Every measurement, in one run (see the module docstring)."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # the default install: no server set up
+    bench = Bench(workdir, env)
+    results: dict[str, Any] = {"started": datetime.now().isoformat(), "cpus": os.cpu_count(), "args": vars(args)}
+    prefect_home = workdir / "prefect"
+    # trafilatura's feed mode refuses addresses: it gets the same web with named sites
+    with (CorpusSite(args.feeds, args.articles) as site, CorpusSite(args.feeds, args.articles, named=True) as named,
+          CorpusSite(1, 3) as tiny, CorpusSite(args.small_feeds, args.small_articles) as small):
+        pages = save_pages(site, workdir / "pages")
+        for n, other in enumerate((named, tiny, small)):
+            save_pages(other, workdir / f"pages-{n}")
+        results["pages"] = n = site.corpus.feeds * site.corpus.articles
+
+        def sources(name: str, web: CorpusSite, prefix: str = "wire") -> Path:
+            (workdir / name).mkdir()
+            return write_sources(web, workdir / name, prefix=prefix, prefect_home=prefect_home)
+
+        big_sources, tiny_sources, small_sources = sources("big", site), sources("tiny", tiny, "tiny"), sources("small", small, "small")
+        # untimed: the Prefect history database is created once, as on any server after its first run
+        bench.newswatch("warmup", "ingest", "--sources", str(tiny_sources), "--db", str(workdir / "warmup.duckdb"))
+
+        cli_db, plain_db, naive_db = workdir / "cli.duckdb", workdir / "plain.duckdb", workdir / "naive.duckdb"
+        bench.newswatch("cli", "ingest", "--sources", str(big_sources), "--db", str(cli_db))
+        bench.contender("plain", "plain", str(big_sources), str(plain_db))
+        bench.contender("extract", "extract", str(pages), str(args.workers))
+        traf_out = workdir / "trafilatura-out"
+        bench.measure("trafilatura", [
+            sys.executable, str(HERE / "named_hosts.py"), "trafilatura", "--config-file",
+            str(trafilatura_config(workdir / "trafilatura.cfg")), "-i", str(feed_list(named, workdir / "named-feeds.txt")),
+            "--feed", "--parallel", str(args.parallel), "-o", str(traf_out)])
+        bench.contender("naive", "naive", str(feed_list(site, workdir / "feeds.txt")), str(naive_db))
+        results["stored"] = {
+            "cli": stored(cli_db), "plain": stored(plain_db), "naive": stored(naive_db, where="true"),
+            "trafilatura": len(list(traf_out.glob("*"))) if traf_out.exists() else 0,
+            "matched_share": stored(cli_db, "(SELECT DISTINCT article_id FROM matches)", "true") / max(1, stored(cli_db)),
+        }
+
+        bench.newswatch("cli_tiny", "ingest", "--sources", str(tiny_sources), "--db", str(workdir / "tiny.duckdb"))
+        bench.contender("naive_tiny", "naive", str(feed_list(tiny, workdir / "tiny-feeds.txt")), str(workdir / "naive-tiny.duckdb"))
+
+        archive = workdir / "archive.duckdb"
+        results["archive"] = build_archive(plain_db, archive, args.archive)
+        bench.newswatch("small_fresh", "ingest", "--sources", str(small_sources), "--db", str(workdir / "small.duckdb"))
+        bench.newswatch("small_archive", "ingest", "--sources", str(small_sources), "--db", str(archive))
+
+        for label, db in (("1k", cli_db), ("archive", archive)):
+            out = workdir / f"report-{label}"
+            bench.contender(f"report_fn_{label}", "report", str(big_sources), str(db), "24", str(workdir / f"report-fn-{label}.out"))
+            bench.newswatch(f"report_{label}", "report", "--sources", str(big_sources), "--db", str(db), "--hours", "24", "--out", str(out))
+            bench.contender(f"digest_fn_{label}", "digest", str(big_sources), str(db), str(workdir / f"digest-fn-{label}.out"))
+            bench.newswatch(f"digest_{label}", "digest", "send", "--sources", str(big_sources), "--db", str(db))
+            for kind in ("report", "digest"):
+                results[f"{kind}_fn_{label}"] = json.loads((workdir / f"{kind}-fn-{label}.out").read_text())
+    results["runs"] = bench.runs
+    return derive(results)
+
+
+def derive(r: dict[str, Any]) -> dict[str, Any]:
+    """The aims of issue 15 as ratios of figures measured in this run."""
+    runs = r["runs"]
+    aims = {
+        "ingest wall / trafilatura feed mode wall": (runs["cli"]["wall_s"] / runs["trafilatura"]["wall_s"], "<", 1),
+        "ingest CPU / trafilatura feed mode CPU": (runs["cli"]["cpu_s"] / runs["trafilatura"]["cpu_s"], "<", 1),
+        "ingest CPU / extraction limit CPU": (runs["cli"]["cpu_s"] / runs["extract"]["cpu_s"], "<=", 1.3),
+        "3-article ingest CPU / naive script CPU": (runs["cli_tiny"]["cpu_s"] / runs["naive_tiny"]["cpu_s"], "<=", 3),
+        f"{r['args']['small_feeds'] * r['args']['small_articles']}-article ingest wall, archive / fresh":
+            (runs["small_archive"]["wall_s"] / runs["small_fresh"]["wall_s"], "<=", 1.2),
+        "summed peak RSS of the ingest (MB)": (runs["cli"]["peak_rss_sum_mb"], "<", 600),
+    }
+    for kind in ("report", "digest"):
+        for label in ("1k", "archive"):
+            extra = runs[f"{kind}_{label}"]["cpu_s"] - r[f"{kind}_fn_{label}"]["cpu_s"]
+            aims[f"`{kind}` CPU beyond its queries + rendering, {label} (s)"] = (extra, "<=", 2)
+    r["aims"] = {
+        name: {"value": value, "goal": f"{op} {bound:g}", "met": value < bound if op == "<" else value <= bound}
+        for name, (value, op, bound) in aims.items()
+    }
+    return r
+
+
+CONTENDERS = [
+    ("cli", "`newswatch ingest` as users run it (CLI, Prefect, default install)"),
+    ("plain", "newswatch pipeline as plain functions"),
+    ("trafilatura", "trafilatura's feed mode, `trafilatura --feed --parallel N`"),
+    ("naive", "naive feedparser + httpx + trafilatura + duckdb script, sequential"),
+    ("extract", "limit: bare trafilatura extraction over every core"),
+]
+
+
+def tables(r: dict[str, Any]) -> list[Table]:
+    """The contenders' table, the other measurements and the aims."""
+    runs, n = r["runs"], r["pages"]
+    main = Table(title=f"{n:,} pages ({r['args']['feeds']} feeds x {r['args']['articles']}), {r['cpus']} CPUs,"
+                       f" {100 * r['stored']['matched_share']:.0f}% of articles on a watched topic")
+    for column in ("contender", "wall s", "articles/s", "CPU ms/article", "summed peak RSS MB"):
+        main.add_column(column)
+    for key, label in CONTENDERS:
+        f = runs[key]
+        main.add_row(label, f"{f['wall_s']:.1f}", f"{n / f['wall_s']:.1f}", f"{1000 * f['cpu_s'] / n:.1f}", f"{f['peak_rss_sum_mb']:.0f}")
+    other = Table(title=f"other runs (archive: {r['archive']['articles']:,} articles, {r['archive']['mb']:.0f} MB)")
+    for column in ("run", "wall s", "CPU s", "summed peak RSS MB"):
+        other.add_column(column)
+    labels = {"cli_tiny": "`newswatch ingest`, 3 articles", "naive_tiny": "naive script, 3 articles",
+              "small_fresh": "`newswatch ingest`, small batch, fresh database",
+              "small_archive": "`newswatch ingest`, small batch, archive database"}
+    for label in ("1k", "archive"):
+        for kind in ("report", "digest"):
+            labels[f"{kind}_{label}"] = f"`newswatch {kind}{' send' if kind == 'digest' else ' --hours 24'}`, {label} database"
+    for key, label in labels.items():
+        f = runs[key]
+        other.add_row(label, f"{f['wall_s']:.1f}", f"{f['cpu_s']:.2f}", f"{f['peak_rss_sum_mb']:.0f}")
+        if key.startswith(("report", "digest")):
+            fn = r[key.replace("_", "_fn_", 1)]
+            other.add_row("  its queries + rendering alone (warm)", f"{fn['wall_s']:.1f}", f"{fn['cpu_s']:.2f}", "")
+    aims = Table(title="aims (issue 15), measured in this run")
+    for column in ("aim", "measured", "goal", "met"):
+        aims.add_column(column)
+    for name, a in r["aims"].items():
+        aims.add_row(name, f"{a['value']:.2f}", a["goal"], "yes" if a["met"] else "NO")
+    return [main, other, aims]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Command-line entry point; returns the results."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--articles", type=int, default=20, help="articles per feed")
+    parser.add_argument("--small-feeds", type=int, default=5, help="feeds of the small-batch run")
+    parser.add_argument("--small-articles", type=int, default=10, help="articles per feed of the small-batch run")
+    parser.add_argument("--archive", type=int, default=1_000_000, help="articles in the large database")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes of the extraction baseline")
+    parser.add_argument("--parallel", type=int, default=16, help="trafilatura --parallel")
+    parser.add_argument("--json", type=Path, help="results file [default benchmarks/results/contenders-<time>.json]")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-contenders-") as tmp:
+        results = run(args, Path(tmp))
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    for table in tables(results):
+        console.print(table)
+    path = args.json or HERE / "results" / f"contenders-{datetime.now():%Y%m%dT%H%M%S}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+    console.print(f"results written to {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
