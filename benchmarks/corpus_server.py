@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -31,7 +31,8 @@ from pathlib import Path
 import yaml
 
 from newswatch.config import load_config
-from newswatch.match import Matcher, compile_topics
+from newswatch.query import Term, parse_query, parse_term
+from newswatch.text import analyse
 
 REPO = Path(__file__).resolve().parent.parent
 LABELLED = REPO / "tests" / "labelled" / "articles.yaml"
@@ -41,25 +42,34 @@ TOPICAL_EVERY = 10  # article a with a % 10 == 2 leads with an on-topic text
 EPOCH = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
 
-def _shipped_topics() -> tuple[list, dict]:
-    """The topics and entities of the shipped sources.yaml."""
-    config = load_config(REPO / "sources.yaml", None)
-    return config.topics, config.entities
+class _TopicWords:
+    """Every word the shipped topics match on: their terms, their queries' words and the
+    aliases of the entities (as stems, or as prefixes for ``word*``)."""
+
+    def __init__(self) -> None:
+        config = load_config(REPO / "sources.yaml", None)
+        terms = [parse_term(a) for entity in config.entities.values() for a in entity.aliases]
+        for topic in config.topics:
+            terms += [parse_term(p) for phrases in topic.terms.values() for p in phrases]
+            if topic.query:
+                terms += _terms_in(parse_query(topic.query))
+        words = [w for term in terms for w in term.words]
+        self.stems = {analyse(w.text)[0] for w in words if not w.prefix}
+        self.prefixes = tuple({analyse(w.text)[1] for w in words if w.prefix})
+
+    def __contains__(self, word: str) -> bool:
+        stem, surface = analyse(word)
+        return stem in self.stems or surface.startswith(self.prefixes)
 
 
-def _off_topic(words: set[str], language: str, matcher: Matcher) -> set[str]:
-    """``words`` without those the topics match on (terms, entities, context words): text
-    drawn from what is left matches no topic, whatever the order. Every word is put in the
-    title and body of one probe text; the words highlighted in its matches are removed until
-    nothing matches."""
-    words = set(words)
-    while found := matcher.match(probe := " ".join(sorted(words)), probe, language):
-        hit = {w for match in found for snippet in match.snippets for start, end in snippet.spans
-               for w in re.findall(r"\w+", snippet.text[start:end])}
-        if not hit & words:
-            raise RuntimeError(f"cannot make {language} filler that matches no topic: {found}")
-        words -= hit
-    return words
+def _terms_in(node: object) -> list[Term]:
+    """The terms of a parsed query."""
+    if isinstance(node, Term):
+        return [node]
+    if not is_dataclass(node):
+        return []
+    children = [getattr(node, f.name) for f in fields(node)]
+    return [t for child in children for c in (child if isinstance(child, tuple) else (child,)) for t in _terms_in(c)]
 
 
 def resolve_names() -> None:
@@ -94,10 +104,10 @@ class Corpus:
         self._words: dict[str, list[str]] = {}
         for item in yaml.safe_load(LABELLED.read_text(encoding="utf-8")):
             (self._topical if item["topics"] else self._other).setdefault(item["lang"], []).append(item)
-        matcher = compile_topics(*_shipped_topics(), semantic=False)
+        topical = _TopicWords()  # left out of the filler: text drawn from the rest matches no topic
         for language, items in self._other.items():
             words = {w for item in items for w in re.findall(r"\w+", f"{item['title']} {item['body']}")}
-            self._words[language] = sorted(_off_topic(words, language, matcher))
+            self._words[language] = sorted(w for w in words if w not in topical)
         self._languages = sorted(self._other)
         self._seed = seed
 
