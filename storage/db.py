@@ -301,6 +301,14 @@ class Database:
                 """,
                 [[r.id for r in results]],
             )
+            self.con.execute(  # to be clustered: Database.articles_to_cluster
+                """
+                INSERT INTO cluster_queue SELECT id FROM (SELECT unnest($1::VARCHAR[]) AS id)
+                WHERE id NOT IN (SELECT article_id FROM cluster_members WHERE article_id IN (SELECT unnest($1::VARCHAR[])))
+                ON CONFLICT DO NOTHING
+                """,
+                [[r.id for r in results]],
+            )
 
     # -- matching -------------------------------------------------------------------------
 
@@ -342,31 +350,47 @@ class Database:
     # -- story clusters -------------------------------------------------------------------
 
     def articles_to_cluster(self, max_attempts: int, limit: int) -> list[ClusterInput]:
-        """Articles with final text (extracted, or out of fetch attempts) not yet clustered.
+        """Queued articles with final text (extracted, or out of fetch attempts), oldest first.
 
         A second copy of the same page (``duplicate_of`` an article with its canonical URL)
-        is left out: it is the same article, not another outlet's report.
+        is left out, and leaves the queue: it is the same article, not another outlet's report.
+        Only the queue is scanned, never the archive.
         """
-        rows = self.con.execute(
-            """
-            SELECT a.id, a.title, coalesce(a.text, a.summary), a.feed_name,
-                   coalesce(a.published_at, a.discovered_at)
-            FROM articles a
-            WHERE (a.status = 'extracted' OR (a.status = 'summary_only' AND a.attempts >= ?))
-              AND NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.article_id = a.id)
-              AND NOT EXISTS (SELECT 1 FROM articles same WHERE same.id = a.duplicate_of
-                                AND same.canonical_url = a.canonical_url)
-            ORDER BY a.discovered_at, a.id LIMIT ?
-            """,
-            [max_attempts, limit],
-        ).fetchall()
+        with self.transaction():
+            self.con.execute(
+                """
+                DELETE FROM cluster_queue WHERE article_id IN (
+                    SELECT a.id FROM articles a JOIN articles same ON same.id = a.duplicate_of
+                    WHERE a.id IN (SELECT article_id FROM cluster_queue)
+                      AND same.canonical_url = a.canonical_url)
+                """
+            )
+            rows = self.con.execute(
+                """
+                SELECT a.id, a.title, coalesce(a.text, a.summary), a.feed_name,
+                       coalesce(a.published_at, a.discovered_at)
+                FROM articles a
+                WHERE a.id IN (SELECT article_id FROM cluster_queue)
+                  AND (a.status = 'extracted' OR (a.status = 'summary_only' AND a.attempts >= ?))
+                ORDER BY a.discovered_at, a.id LIMIT ?
+                """,
+                [max_attempts, limit],
+            ).fetchall()
         return [ClusterInput(*row) for row in rows]
 
     @contextmanager
     def cluster_tables(self) -> Iterator[clusters.ClusterTables]:
-        """The story-cluster tables in one transaction (``newswatch.cluster.ClusterStore``)."""
+        """The story-cluster tables in one transaction (``newswatch.cluster.ClusterStore``);
+        articles that became members leave the cluster queue in it."""
         with self.transaction() as con:
             yield clusters.ClusterTables(con)
+            con.execute(
+                """
+                DELETE FROM cluster_queue WHERE article_id IN (
+                    SELECT article_id FROM cluster_members
+                    WHERE article_id IN (SELECT article_id FROM cluster_queue))
+                """
+            )
 
     def cluster_summaries(self, article_ids: Sequence[str]) -> list[ClusterSummary]:
         """The story clusters of these articles (lead, outlets, size)."""
