@@ -16,7 +16,8 @@ _HINT_RATIO = 0.5  # a feed's declared language wins when it is at least half as
 
 @cache
 def _detector() -> LanguageDetector:
-    return LanguageDetectorBuilder.from_languages(*SUPPORTED).with_preloaded_language_models().build()
+    # models load on first use: a language told apart by its script alone (ru, hy, ka) needs none
+    return LanguageDetectorBuilder.from_languages(*SUPPORTED).build()
 
 
 def _normalise_hint(hint: str | None) -> str | None:

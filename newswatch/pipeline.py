@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from newswatch.chart import volume_chart
-from newswatch.cluster import StoryClusterer
 from newswatch.config import Config, Feed, HttpSettings, check_hours
 from newswatch.feedback import drain_queue
 from newswatch.feeds import fetch_feed, parse_feed
@@ -30,6 +29,9 @@ from newswatch.politeness import spread_hosts
 from newswatch.render import Report, build_report, write_report
 from newswatch.search import index_postings
 from storage.db import Database, now
+
+if TYPE_CHECKING:
+    from newswatch.cluster import StoryClusterer
 
 log = logging.getLogger("newswatch.pipeline")
 T = TypeVar("T")
@@ -147,6 +149,8 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
             stats.feeds_failed += 1
             stats.failures[result.feed_name] = result.error or "failed"
             log.warning("feed %s failed: %s", result.feed_name, result.error)
+    from newswatch.cluster import StoryClusterer  # numpy, datasketch, scipy: only commands that cluster load them
+
     pending = spread_hosts(db.pending_articles(config.settings.extract.max_attempts), lambda a: a.url)
     clusterer = StoryClusterer(config.settings.clusters)
     matcher = compile_topics(config.topics, config.entities, semantic=config.settings.semantic)
