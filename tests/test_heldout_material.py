@@ -48,7 +48,7 @@ NEGATIVE_CLASSES = {
 WINDOW_START = datetime(2026, 10, 1, tzinfo=timezone.utc)
 WINDOW_END = datetime(2026, 11, 1, tzinfo=timezone.utc)  # exclusive; nothing may be later
 
-MIN_TOTAL = 170
+MIN_TOTAL = 140
 MIN_PER_LANGUAGE = 25
 MIN_POSITIVES_PER_TOPIC = 15
 MIN_PER_NEGATIVE_CLASS = 4
