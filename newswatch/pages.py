@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import httpx
 import trafilatura
@@ -41,11 +42,18 @@ class ParsedPage:
 Parse = Callable[[bytes, str, str, str | None], ParsedPage]
 """The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
 
+Favor = Literal["precision", "balanced", "recall"]
+FAVOR: Favor = "recall"
+"""trafilatura's bias (benchmarks/eval_clusters.py measures each): recall keeps more of the
+article; what it keeps of the site's chrome is left out of clustering by the outlet's
+recurring lines (:mod:`newswatch.cluster`)."""
 
-def extract_page(html: bytes | str, url: str) -> dict | None:
+
+def extract_page(html: bytes | str, url: str, favor: Favor = FAVOR) -> dict | None:
     """Main text and metadata of an HTML page, or None when there is no article text."""
     document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, favor_recall=True
+        html, url=url, with_metadata=True, include_comments=False,
+        favor_recall=favor == "recall", favor_precision=favor == "precision",
     )
     if document is None or not (document.text or "").strip():
         return None
@@ -69,7 +77,9 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_page(content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
+def parse_page(
+    content: bytes, url: str, title: str, language_hint: str | None, *, favor: Favor = FAVOR
+) -> ParsedPage:
     """Extract the page at ``url``; FetchError when it has no usable article text.
 
     ``title`` (the feed's) stands in for a page without one in language detection, and the
@@ -77,7 +87,7 @@ def parse_page(content: bytes, url: str, title: str, language_hint: str | None) 
     site-wide default.
     """
     try:
-        fields = extract_page(content, url)
+        fields = extract_page(content, url, favor)
     except Exception as err:  # a hostile page must cost one article, never the batch
         raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
     if fields is None:
