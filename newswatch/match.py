@@ -14,7 +14,7 @@ import bisect
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 
@@ -65,10 +65,12 @@ def field_score(field: int, count: int, length: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Lits:
-    """Compiled term or entity: matches where any of the literals ``ids`` occurs."""
+    """Compiled term or entity: matches where any of the literals ``ids`` occurs (and, with
+    ``case``, is written with exactly these words, or word beginnings, as (text, prefix))."""
 
     ids: tuple[int, ...]
     label: str
+    case: tuple[tuple[str, bool], ...] | None = None
 
 
 # A hit of one literal: (first word, end word exclusive, label as written in the topic).
@@ -193,7 +195,8 @@ class Matcher:
     def _compile(self, node: Node, own: Node | None = None) -> object:
         """Replace terms and entity references (``@terms``: ``own``) by literals of the shared index."""
         if isinstance(node, Term):
-            return _Lits((self._index.literal(node),), node.source)
+            case = tuple((w.text, w.prefix) for w in node.words) if node.exact_case else None
+            return _Lits((self._index.literal(node),), node.source, case)
         if isinstance(node, EntityRef) and node.name == TERMS_REF:
             return self._compile(own)
         if isinstance(node, EntityRef):
@@ -216,7 +219,7 @@ class Matcher:
         found = self._index.find(tokens)
         triggered = {n for lit in found for n in self._by_literal.get(lit, ())}
         meaning = self._meaning(texts)
-        ev = _Evaluator(found, (len(tokens[_TITLE]), len(tokens[_BODY])), language)
+        ev = _Evaluator(found, texts, tokens, language)
         results = []
         for n in sorted(triggered | meaning.keys()):
             topic = self._topics[n]
@@ -265,6 +268,8 @@ def _triggers(node: object) -> frozenset[int] | None:
     if isinstance(node, Or):
         subs = [_triggers(op) for op in node.operands]
         return None if None in subs else frozenset().union(*subs)
+    if isinstance(node, Near) and node.exclude:
+        return _triggers(node.left)
     if isinstance(node, And | Near):
         operands = node.operands if isinstance(node, And) else (node.left, node.right)
         subs = [t for op in operands if (t := _triggers(op)) is not None]
@@ -277,17 +282,29 @@ def _triggers(node: object) -> frozenset[int] | None:
 class _Evaluator:
     """Evaluates compiled queries against the literal hits of one article."""
 
-    def __init__(self, found: dict[int, list[tuple[int, int, int]]], lengths: tuple[int, int],
-                 language: str | None) -> None:
+    def __init__(self, found: dict[int, list[tuple[int, int, int]]], texts: tuple[str, str],
+                 tokens: Sequence[Sequence[Token]], language: str | None) -> None:
         self._found = found
-        self._lengths = lengths
+        self._texts = texts
+        self._tokens = tokens
+        self._lengths = (len(tokens[_TITLE]), len(tokens[_BODY]))
         self._language = language
+
+    def _written(self, f: int, start: int, case: tuple[tuple[str, bool], ...]) -> bool:
+        """Whether the words from ``start`` in field ``f`` are written as ``case`` says (capitals)."""
+        text, tokens = self._texts[f], self._tokens[f]
+        for tok, (word, prefix) in zip(tokens[start:start + len(case)], case, strict=True):
+            written = text[tok.start:tok.end]
+            if not (written.startswith(word) if prefix else written == word):
+                return False
+        return True
 
     def spans(self, node: object, fields: frozenset[int]) -> list[_Span]:
         """Positions where a positional node matches, sorted by (field, start)."""
         if isinstance(node, _Lits):
             out = [(f, s, e, ((s, e, node.label),)) for lit in node.ids
-                   for f, s, e in self._found.get(lit, ()) if f in fields]
+                   for f, s, e in self._found.get(lit, ())
+                   if f in fields and (node.case is None or self._written(f, s, node.case))]
         elif isinstance(node, Or):
             out = [span for op in node.operands for span in self.spans(op, fields)]
         elif isinstance(node, Field):
@@ -299,6 +316,8 @@ class _Evaluator:
             return out if len(out) >= node.count else []
         else:
             assert isinstance(node, Near)
+            if node.exclude:
+                return _apart(self.spans(node.left, fields), self.spans(node.right, fields), node.distance)
             return _near(self.spans(node.left, fields), self.spans(node.right, fields), node.distance)
         out.sort(key=lambda sp: (sp[0], sp[1], sp[2]))
         return out
@@ -350,20 +369,30 @@ class _Evaluator:
 
 def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
     """Pairs of left/right spans in one field at most ``distance`` words apart, merged."""
-    if not left or not right:
-        return []
-    starts = [(sp[0], sp[1]) for sp in right]
-    longest = max(sp[2] - sp[1] for sp in right)
     out: dict[tuple[int, int, int], _Span] = {}
     for f, s, e, leaves in left:
-        lo = bisect.bisect_left(starts, (f, s - distance - longest))
-        hi = bisect.bisect_right(starts, (f, e + distance))
-        for rf, rs, re_, rleaves in right[lo:hi]:
-            if rf == f and max(rs - e, s - re_) <= distance:
-                key = (f, min(s, rs), max(e, re_))
-                if key not in out:
-                    out[key] = (*key, leaves + rleaves)
+        for _, rs, re_, rleaves in _close(f, s, e, right, distance):
+            key = (f, min(s, rs), max(e, re_))
+            if key not in out:
+                out[key] = (*key, leaves + rleaves)
     return sorted(out.values(), key=lambda sp: (sp[0], sp[1], sp[2]))
+
+
+def _apart(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
+    """The left spans with no right span in their field within ``distance`` words."""
+    return [sp for sp in left if next(_close(sp[0], sp[1], sp[2], right, distance), None) is None]
+
+
+def _close(field: int, start: int, end: int, right: list[_Span], distance: int) -> Iterator[_Span]:
+    """The spans of ``right`` (sorted) in ``field`` at most ``distance`` words from ``start``..``end``."""
+    if not right:
+        return
+    longest = max(sp[2] - sp[1] for sp in right)
+    lo = bisect.bisect_left(right, (field, start - distance - longest))
+    hi = bisect.bisect_right(right, (field, end + distance, float("inf")))
+    for span in right[lo:hi]:
+        if span[0] == field and max(span[1] - end, start - span[2]) <= distance:
+            yield span
 
 
 def _proximity_bonus(spans: list[_Span]) -> float:
