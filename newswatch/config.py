@@ -37,7 +37,7 @@ from newswatch import safe_yaml
 from newswatch.alert_config import Alert, Channel, FeedsOutSettings, SpikeSettings, alert_problems
 from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.netguard import check_allow_entry
-from newswatch.query import entity_refs, parse_query, parse_term
+from newswatch.query import entity_refs, parse_listed_term, parse_query
 
 DEFAULT_SOURCES = Path("sources.yaml")
 # The longest span of hours anything accepts (report window, digest look-back, dead recheck):
@@ -460,7 +460,7 @@ class Entity(_Strict):
     def _aliases_are_terms(cls, aliases: list[str]) -> list[str]:
         for alias in aliases:
             try:
-                parse_term(alias)
+                parse_listed_term(alias)
             except QuerySyntaxError as err:
                 raise ValueError(f"alias {alias!r}: {err.reason}") from None
         return aliases
@@ -485,7 +485,7 @@ class Topic(_Strict):
         for language, phrases in terms.items():
             for phrase in phrases:
                 try:
-                    parse_term(phrase)
+                    parse_listed_term(phrase)
                 except QuerySyntaxError as err:
                     raise ValueError(f"topic {info.data.get('name', '?')!r}: term {phrase!r} ({language}): "
                                      f"{err.reason}") from None

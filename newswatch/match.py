@@ -34,7 +34,7 @@ from newswatch.query import (
     Or,
     Term,
     parse_query,
-    parse_term,
+    parse_listed_term,
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
@@ -186,7 +186,7 @@ class Matcher:
             check_entity_refs(topic, self._entities)
         except ValueError as err:
             raise TopicError(str(err)) from None
-        terms = [parse_term(p) for phrases in topic.terms.values() for p in phrases]
+        terms = [parse_listed_term(p) for phrases in topic.terms.values() for p in phrases]
         own = Or(tuple(terms)) if len(terms) > 1 else (terms[0] if terms else None)
         if not topic.query:
             return self._compile(own)
@@ -201,8 +201,7 @@ class Matcher:
             return self._compile(own)
         if isinstance(node, EntityRef):
             if node.name not in self._entity_lits:
-                ids = tuple(dict.fromkeys(self._index.literal(parse_term(a)) for a in self._entities[node.name].aliases))
-                self._entity_lits[node.name] = _Lits(ids, f"@{node.name}")
+                self._entity_lits[node.name] = self._aliases(node.name)
             return self._entity_lits[node.name]
         if isinstance(node, And | Or):
             return replace(node, operands=tuple(self._compile(op, own) for op in node.operands))
@@ -211,6 +210,13 @@ class Matcher:
         if isinstance(node, AtLeast | Field | Boost | Not):
             return replace(node, operand=self._compile(node.operand, own))
         return node
+
+    def _aliases(self, name: str) -> object:
+        """An entity as one term: its aliases' literals (an OR of them when some need their capitals)."""
+        label, aliases = f"@{name}", [parse_listed_term(a) for a in self._entities[name].aliases]
+        if not any(term.exact_case for term in aliases):
+            return _Lits(tuple(dict.fromkeys(self._index.literal(term) for term in aliases)), label)
+        return Or(tuple(replace(self._compile(term), label=label) for term in aliases))
 
     def match(self, title: str, body: str, language: str | None) -> list[TopicMatch]:
         """Return the topics the article matches (score >= min_score), best first."""

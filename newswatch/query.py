@@ -196,6 +196,18 @@ def parse_term(text: str, line: int = 1, column: int = 1) -> Term:
     return Term(tuple(out), text, line, column)
 
 
+CASE_PREFIX = "case:"
+
+
+def parse_listed_term(text: str) -> Term:
+    """A phrase of a topic's ``terms`` or an entity's ``aliases``; ``case:`` before it asks for
+    the same capitals (``case:CSTO``), as in a query."""
+    if text.startswith(CASE_PREFIX):
+        term = parse_term(text[len(CASE_PREFIX):])
+        return Term(term.words, term.source, term.line, term.column, exact_case=True)
+    return parse_term(text)
+
+
 def _operator_count(token: Token) -> int:
     return int(token.value.split("/", 1)[1])
 

@@ -50,7 +50,7 @@ from newswatch.query import (
     Term,
     entity_refs,
     parse_query,
-    parse_term,
+    parse_listed_term,
 )
 from newswatch.render import StoryItem, clusters_by_article, collapse_stories
 from newswatch.text import analyse, words
@@ -83,7 +83,7 @@ def _plan(node: Node, entities: Mapping[str, Entity], fields: int = _TITLE | _BO
         plans = [WordPlan(*_form(w.text, w.prefix), fields) for w in node.words]
         return (plans[0], not node.exact_case) if len(plans) == 1 else (AllPlan(tuple(plans)), False)
     if isinstance(node, EntityRef):
-        return _plan(Or(tuple(parse_term(a) for a in entities[node.name].aliases)), entities, fields)
+        return _plan(Or(tuple(parse_listed_term(a) for a in entities[node.name].aliases)), entities, fields)
     if isinstance(node, Lang):
         return LangPlan(node.code), True
     if isinstance(node, Or):

@@ -94,6 +94,17 @@ def test_case_sensitive_terms_need_the_same_capitals(query, body, expected):
     assert (hits(query, body=body) is not None) is expected
 
 
+def test_case_sensitive_topic_terms_and_entity_aliases():
+    matcher = compile_topics([Topic(name="t", terms={"en": ["case:CSTO"]}, min_score=0),
+                              Topic(name="u", query="@bloc", min_score=0)],
+                             {"bloc": Entity(name="CSTO", aliases=["case:CSTO", "Collective Security Treaty"])})
+    assert {m.topic for m in matcher.match("", "the CSTO summit", "en")} == {"t", "u"}
+    assert matcher.match("", "write to info@csto.example", "en") == []
+    assert [(m.topic, m.terms) for m in matcher.match("", "the collective security treaty", "en")] == [("u", ("@bloc",))]
+    with pytest.raises(ValueError, match="term 'case:CS\\*TO'"):
+        Topic(name="t", terms={"en": ["case:CS*TO"]})
+
+
 def test_near_nests_and_takes_or_groups():
     query = '(peacekeep* OR миротвор*) NEAR/2 (mandate OR мандат*)'
     assert hits(query, body="мандат российских миротворцев")
