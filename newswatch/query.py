@@ -51,8 +51,11 @@ PHRASE.2: /"[^"]*"/
 BOOST.3: /\^\d+(\.\d+)?/
 WORD: /[^\s()"^]+/
 
+COMMENT.5: /#[^\n]*/
+
 %import common.WS
 %ignore WS
+%ignore COMMENT
 """
 
 _LOWER_OPERATORS = {"and", "or", "not"}
