@@ -15,13 +15,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
 from newswatch.query import (
+    CASE_PREFIX,
     And,
     AtLeast,
     Boost,
@@ -43,7 +44,7 @@ from newswatch.text import Token, analyse, tokenize
 log = logging.getLogger("newswatch.match")
 
 # Bump when matching behaviour changes, so stored articles are re-matched.
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2  # 2: reasons in words
 
 _FIELDS = ("title", "body")
 _TITLE, _BODY = 0, 1
@@ -81,14 +82,17 @@ _Span = tuple[int, int, int, tuple[_Leaf, ...]]
 
 @dataclass(slots=True)
 class _Hit:
-    """A matched (sub)query: its relevance and the literal hits that support it."""
+    """A matched (sub)query: its relevance, the literal hits that support it, and those of its
+    filters (``^0``: the context it was found in, named in the reason but not scored)."""
 
     score: float
     spans: list[_Span]
+    context: list[_Span] = field(default_factory=list)
 
     def add(self, other: _Hit) -> None:
         self.score += other.score
         self.spans.extend(other.spans)
+        self.context.extend(other.context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class _Compiled:
     name: str
     node: object
     min_score: float
+    own: frozenset[str]  # labels of the topic's own terms, named first in its reasons
 
 
 class _Index:
@@ -166,7 +171,9 @@ class Matcher:
         self._index = _Index()
         self._entities = entities
         self._entity_lits: dict[str, _Lits] = {}
-        self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score) for t in topics]
+        self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score,
+                                  frozenset(p.removeprefix(CASE_PREFIX) for ps in t.terms.values() for p in ps))
+                        for t in topics]
         options = {n: t.semantic for n, t in enumerate(topics) if t.semantic is not None}
         if options and semantic and not semantic_available():
             log.warning("semantic matching is configured but the 'semantic' extra is not installed: "
@@ -239,9 +246,48 @@ class Matcher:
             if semantic:
                 terms += (f"~meaning {similarity:.2f}",)
             snippets = _snippets(texts, tokens, hit.spans) if hit and hit.spans else _lead(texts, tokens)
-            results.append(TopicMatch(topic.name, round(score, 3), terms, snippets))
+            reason = "; ".join((*(self._reason(texts, tokens, hit, topic.own) if hit else ()),
+                                *(("close in meaning to the topic's examples",) if semantic else ())))
+            results.append(TopicMatch(topic.name, round(score, 3), terms, snippets, reason))
         results.sort(key=lambda m: -m.score)
         return results
+
+    def _reason(self, texts: tuple[str, str], tokens: list[list[Token]], hit: _Hit, own: frozenset[str]) -> list[str]:
+        """Why ``hit`` matched, in words: each term and what was found near it, the terms found
+        on their own (in the title, how often), then the context its filters found. A named
+        entity (its name capitalised: "Armenia") is shown by name, other words as found."""
+        names: dict[str, str] = {}
+
+        def say(f: int, s: int, e: int, label: str) -> str:
+            if label not in names:
+                entity = self._entities.get(label[1:]) if label.startswith("@") else None
+                named = entity is not None and entity.name[:1].isupper()
+                names[label] = entity.name if named else f"'{texts[f][tokens[f][s].start:tokens[f][e - 1].end]}'"
+            return names[label]
+
+        near: dict[str, dict[str, None]] = {}
+        alone: dict[str, set[tuple[int, int]]] = {}
+        for f, _, _, leaves in hit.spans:
+            found = {label: say(f, s, e, label) for s, e, label in sorted(leaves)}
+            if len(found) == 1:
+                alone.setdefault(next(iter(found)), set()).update((f, s) for s, _, _ in leaves)
+                continue
+            anchor = min(found, key=lambda label: (label not in own, label.startswith("@")))
+            near.setdefault(anchor, {}).update(dict.fromkeys(label for label in found if label != anchor))
+        reasons = [f"{names[anchor]} near {', '.join(names[label] for label in list(partners)[:3])}"
+                   for anchor, partners in near.items()]
+        shown = set(near) | {label for partners in near.values() for label in partners}
+        for label, places in alone.items():
+            if label not in shown:
+                where = " in the title" if any(f == _TITLE for f, _ in places) else ""
+                reasons.append(names[label] + where + (f", {len(places)} times" if len(places) > 1 else ""))
+                shown.add(label)
+        context = dict.fromkeys(say(f, s, e, label) for f, _, _, leaves in hit.context
+                                for s, e, label in leaves if label not in shown)
+        reasons = reasons[:3]
+        if context:
+            reasons.append(", ".join(list(context)[:3]) + " mentioned")
+        return reasons
 
     def _meaning(self, texts: tuple[str, str]) -> dict[int, tuple[float, float]]:
         """Topic -> (similarity, score contribution) for topics whose examples the article is close to."""
@@ -366,7 +412,7 @@ class _Evaluator:
         if isinstance(node, Boost):
             sub = self.hit(node.operand, fields)
             if sub is None or node.factor == 0:  # ^0: a pure filter, no score and no evidence
-                return sub and _Hit(0.0, [])
+                return sub and _Hit(0.0, [], sub.spans + sub.context)
             sub.score *= node.factor
             return sub
         spans = self.spans(node, fields)

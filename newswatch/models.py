@@ -150,12 +150,14 @@ class Snippet:
 
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
-    """Why an article matched a topic: score, matched terms and snippets."""
+    """Why an article matched a topic: score, matched terms, snippets, and ``reason``, the same
+    in words for the analyst ("'peacekeepers' near 'mandate'; Karabakh mentioned")."""
 
     topic: str
     score: float
     terms: tuple[str, ...]
     snippets: tuple[Snippet, ...] = ()
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,7 @@ class MatchedArticle:
     published_at: datetime | None
     discovered_at: datetime
     status: str
+    reason: str = ""  # why it matched, in words (TopicMatch.reason)
 
 
 # -- story clusters ----------------------------------------------------------------------

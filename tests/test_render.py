@@ -39,3 +39,26 @@ def test_hostile_titles_are_escaped_and_sections_follow_topic_order():
     assert html.index("peace accord") < html.index("CSTO (1)")
     assert "No matching articles in this period." in html
     assert hostile in text and "[[CSTO]] summit" in text and "Dead <feed>: HTTP 404" in text
+
+
+def test_each_item_says_why_it_matched_in_words_without_query_syntax_or_scores():
+    from labelled.data import load_watchlist
+
+    from newswatch.match import compile_topics
+
+    title = "Russian peacekeepers' mandate in Karabakh will not be extended"
+    body = ("Baku said on Monday that the mandate of the Russian peacekeepers deployed in Karabakh "
+            "in 2020 would not be extended when it expires next year.")
+    (match,) = [m for m in compile_topics(*load_watchlist(), semantic=False).match(title, body, "en")
+                if m.topic == "peacekeeping mandate"]
+    assert match.reason.startswith("'peacekeepers' near 'mandate'") and "Nagorno-Karabakh" in match.reason
+    stored = MatchedArticle(
+        article_id="a", topic=match.topic, score=match.score, terms=match.terms, snippets=match.snippets,
+        title=title, url="https://x.example/a", feed_name="Feed", language="en", published_at=NOW,
+        discovered_at=NOW, status="extracted", reason=match.reason,
+    )
+    html, text = render_report(build_report([stored], [("peacekeeping mandate", "")], NOW - timedelta(days=1), NOW, NOW))
+    assert f"why: {match.reason}" in text
+    assert "&#39;peacekeepers&#39; near &#39;mandate&#39;" in html
+    for jargon in ("^0", "score", "@karabakh", "peacekeep*", "NEAR"):
+        assert jargon not in text and jargon not in html
