@@ -267,15 +267,21 @@ class Matcher:
 
         near: dict[str, dict[str, None]] = {}
         alone: dict[str, set[tuple[int, int]]] = {}
-        for f, _, _, leaves in hit.spans:
+        for f, _, _, leaves in hit.spans + hit.context:
             found = {label: say(f, s, e, label) for s, e, label in sorted(leaves)}
             if len(found) == 1:
-                alone.setdefault(next(iter(found)), set()).update((f, s) for s, _, _ in leaves)
                 continue
             anchor = min(found, key=lambda label: (label not in own, label.startswith("@")))
             near.setdefault(anchor, {}).update(dict.fromkeys(label for label in found if label != anchor))
-        reasons = [f"{names[anchor]} near {', '.join(names[label] for label in list(partners)[:3])}"
-                   for anchor, partners in near.items()]
+        for f, _, _, leaves in hit.spans:
+            for s, e, label in leaves:
+                say(f, s, e, label)
+                alone.setdefault(label, set()).add((f, s))
+        def nearby(partners: dict[str, None]) -> str:  # two words and two names at most
+            shown_words = [names[p] for p in partners if names[p].startswith("'")][:2]
+            return ", ".join(shown_words + [names[p] for p in partners if not names[p].startswith("'")][:2])
+
+        reasons = [f"{names[anchor]} near {nearby(partners)}" for anchor, partners in near.items()]
         shown = set(near) | {label for partners in near.values() for label in partners}
         for label, places in alone.items():
             if label not in shown:
