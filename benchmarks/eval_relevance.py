@@ -70,13 +70,14 @@ def tuning_items(now: datetime) -> tuple[list[dict], Render]:
     for n, article in enumerate(yaml.safe_load(TUNING.read_text(encoding="utf-8"))):
         moment = (now - timedelta(hours=2 + n % 20, minutes=7 * n % 60)).replace(second=0, microsecond=0)
         style = n % 4  # 0: feed and page state it, 1: page only, 2: feed only, 3: neither
+        outlet = layouts.OUTLETS[n % len(layouts.OUTLETS)]
         items.append({
             "id": article["id"], "lang": article["lang"], "title": article["title"],
             "paragraphs": [p for p in article["body"].split("\n") if p.strip()],
             "topics": article["topics"], "story": article["id"],
-            "outlet": layouts.OUTLETS[n % len(layouts.OUTLETS)],
+            "outlet": outlet,
             "feed_published": moment if style in (0, 2) else None,
-            "page_published": moment if style in (0, 1) else None,
+            "page_published": moment if style in (0, 1) and outlet not in layouts.UNDATED else None,
         })
     return items, layouts.render_page
 

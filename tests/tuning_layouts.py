@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 
 OUTLETS = ("tune-wire", "tune-daily", "tune-herald", "tune-times", "tune-review")
+UNDATED = frozenset({"tune-review"})  # outlets whose pages state no date at all
 HEADLINES = (
     ("Central bank keeps key rate unchanged", "2019-04-12T09:30:00+04:00"),
     ("New metro station opens after years of delay", "2021-08-03T14:05:00+04:00"),
