@@ -75,6 +75,7 @@ def tuning_items(now: datetime) -> tuple[list[dict], Render]:
             "id": article["id"], "lang": article["lang"], "title": article["title"],
             "paragraphs": [p for p in article["body"].split("\n") if p.strip()],
             "topics": article["topics"], "story": article["id"],
+            "class": article.get("class", "positive" if article["topics"] else "negative"),
             "outlet": outlet,
             "feed_published": moment if style in (0, 2) else None,
             "page_published": moment if style in (0, 1) and outlet not in layouts.UNDATED else None,
@@ -91,6 +92,7 @@ def heldout_items() -> tuple[list[dict], Render]:
             "id": entry["id"], "lang": entry["lang"], "title": entry["title"],
             "paragraphs": [p.strip() for p in entry["body"].split("\n\n") if p.strip()],
             "topics": entry["topics"], "story": entry["story"], "outlet": entry["outlet"],
+            "class": entry.get("class", "positive" if entry["topics"] else "negative"),
             "feed_published": _moment(entry.get("feed_published")),
             "page_published": _moment(entry.get("page_published")),
         })
@@ -235,6 +237,19 @@ def score_part(items: list[dict], topics: list[str], matched: dict[str, set[str]
     return figures
 
 
+def score_classes(items: list[dict], matched: dict[str, set[str]]) -> dict[str, dict]:
+    """Per class of item: how many, how many matched a topic they are not about (false alarms)
+    and how many missed a topic they are about."""
+    out: dict[str, dict] = {}
+    for item in items:
+        got, want = matched.get(item["url"], set()), set(item["topics"])
+        row = out.setdefault(item["class"], {"items": 0, "false_alarms": 0, "misses": 0})
+        row["items"] += 1
+        row["false_alarms"] += bool(got - want)
+        row["misses"] += bool(want - got)
+    return dict(sorted(out.items()))
+
+
 def score_dates(items: list[dict], stored: dict[str, tuple[datetime | None, datetime]]) -> dict:
     """Share of items whose stored date is right to the hour (the feed's, else the page's, else
     the time first seen), among those whose feed or page states one and among the others."""
@@ -314,6 +329,7 @@ def evaluate(name: str, items: list[dict], render: Render, semantic: bool) -> di
             "items": len(items), "stored": len(stored), "ingest_s": round(ingest_s, 1),
             "topics": score_part(items, topics, matched, report, digest, digest_topics),
             "dates": score_dates(items, stored),
+            "classes": score_classes(items, matched),
         }
         if semantic:
             result["semantic"] = semantic_effect(folder / "eval.duckdb", items, topics)
@@ -331,6 +347,9 @@ def table(name: str, result: dict) -> str:
     d = result["dates"]
     lines.append(f"dates right to the hour: {d['stated_right']}/{d['stated']} where the feed or page states one, "
                  f"{d['unstated_right']}/{d['unstated']} first-seen where none does")
+    lines.append("per class (articles): " + "; ".join(
+        f"{name} {c['items']} ({c['false_alarms']} false alarms, {c['misses']} missed)"
+        for name, c in result["classes"].items()))
     if "semantic" in result:
         for mode, s in result["semantic"].items():
             lines.append(f"{mode:<20} {s['articles_per_s']:>8} articles/s  F1 "

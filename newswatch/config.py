@@ -179,6 +179,11 @@ class ReportSettings(_Strict):
 
     window_hours: float = Field(24.0, gt=0, le=MAX_HOURS)
     output_dir: Path = Path("reports")
+    feedback_url: HttpUrlStr | None = Field(
+        "http://127.0.0.1:8765/",
+        description="the analyst workspace (newswatch web) as analysts reach it: each report and digest item"
+                    " links to its story page there, to mark it not relevant; null: no link",
+    )
 
 
 # -- e-mail digests ----------------------------------------------------------------------

@@ -175,6 +175,7 @@ class Report:
     totals: dict[str, int] = field(default_factory=dict)
     chart: VolumeChart | None = None
     feeds_total: int = 0
+    feedback_url: str = ""  # the analyst workspace: each item links to its story page there
 
     @property
     def item_count(self) -> int:
@@ -193,6 +194,7 @@ def build_report(
     clusters: Iterable[ClusterSummary] = (),
     chart: VolumeChart | None = None,
     feeds_total: int = 0,
+    feedback_url: str = "",
 ) -> Report:
     """Group matched articles by topic, in the order of ``topics`` ((name, description) pairs).
 
@@ -204,7 +206,8 @@ def build_report(
         for name, description in topics
     )
     return Report(
-        title, start, end, generated_at, sections, tuple(failing_feeds), chart=chart, feeds_total=feeds_total
+        title, start, end, generated_at, sections, tuple(failing_feeds), chart=chart, feeds_total=feeds_total,
+        feedback_url=feedback_url,
     )
 
 

@@ -57,8 +57,12 @@ def test_each_item_says_why_it_matched_in_words_without_query_syntax_or_scores()
         title=title, url="https://x.example/a", feed_name="Feed", language="en", published_at=NOW,
         discovered_at=NOW, status="extracted", reason=match.reason,
     )
-    html, text = render_report(build_report([stored], [("peacekeeping mandate", "")], NOW - timedelta(days=1), NOW, NOW))
+    html, text = render_report(build_report([stored], [("peacekeeping mandate", "")], NOW - timedelta(days=1), NOW, NOW,
+                                            feedback_url="http://127.0.0.1:8765/"))
     assert f"why: {match.reason}" in text
+    # and a link to the story's page in the analyst workspace, where "Not relevant" records feedback
+    assert 'href="http://127.0.0.1:8765/stories/a">not relevant? tell us</a>' in html
+    assert "not relevant? http://127.0.0.1:8765/stories/a" in text
     assert "&#39;peacekeepers&#39; near &#39;mandate&#39;" in html
     for jargon in ("^0", "score", "@karabakh", "peacekeep*", "NEAR"):
         assert jargon not in text and jargon not in html
