@@ -37,8 +37,8 @@ from newswatch.cluster import StoryClusterer  # noqa: E402
 from newswatch.config import ClusterSettings  # noqa: E402
 from newswatch.models import ClusterInput  # noqa: E402
 from storage.clusters import ClusterTables  # noqa: E402
+from storage.db import Database  # noqa: E402
 
-MIGRATION = ROOT / "storage" / "migrations" / "003_clusters.sql"
 VOCABULARY = 40_000
 OUTLETS = 60
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -117,7 +117,7 @@ def pair_counts(pairs: Counter) -> int:
 def run(n: int, batch: int, per_day: int, copy_share: float, db: Path) -> dict:
     """Cluster ``n`` generated articles into ``db``; return the measurements."""
     con = duckdb.connect(str(db))
-    con.execute(MIGRATION.read_text())
+    Database(con, None).migrate()
     settings = ClusterSettings()
     clusterer = StoryClusterer(settings)
     stream = Generator(seed=42, copy_share=copy_share, per_day=per_day).articles(n)

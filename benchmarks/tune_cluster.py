@@ -22,8 +22,8 @@ from newswatch.cluster import StoryClusterer, shingle_hashes  # noqa: E402
 from newswatch.config import ClusterSettings  # noqa: E402
 from newswatch.text import folded_words  # noqa: E402
 from storage.clusters import ClusterTables  # noqa: E402
+from storage.db import Database  # noqa: E402
 
-MIGRATION = Path(__file__).resolve().parents[1] / "storage" / "migrations" / "003_clusters.sql"
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
 SHINGLE_WORDS = (2, 3, 4, 5)
 
@@ -32,7 +32,7 @@ def run(settings: ClusterSettings, batch: int) -> tuple[float, float]:
     """(precision, recall) of clustering the test set in batches of ``batch`` articles."""
     items = load_testset()
     con = duckdb.connect()
-    con.execute(MIGRATION.read_text())
+    Database(con, None).migrate()
     clusterer = StoryClusterer(settings)
     assigned: dict[str, str] = {}
     for start in range(0, len(items), batch):

@@ -399,12 +399,14 @@ def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], source
     """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
     from flows import configured
 
+    config, path = _load(sources, db)
+    if name not in {feed.name for feed in config.feeds}:
+        known = ", ".join(feed.name for feed in config.feeds)
+        raise typer.BadParameter(f"no feed named {plain(name)!r} in {path}; its feeds: {known}", param_hint="NAME")
     with configured(sources, db) as (config, database):
         found = database.reset_feed_health(name)
-    if not found:
-        err.print(f"no feed named {name!r} in {config.settings.database}", highlight=False, markup=False)
-        raise typer.Exit(1)
-    out.print(f"{name}: health reset; the next run fetches it", markup=False)
+    message = "health reset; the next run fetches it" if found else "never fetched yet; nothing to reset"
+    out.print(f"{name}: {message}", markup=False)
 
 
 @app.command()

@@ -5,7 +5,9 @@ signature is cut into LSH bands whose hashes are stored (``cluster_bands``, thro
 :class:`ClusterStore`: the database's cluster tables within one transaction);
 a batch of new articles finds its candidates with one query over the recent band rows,
 candidates are verified by the Jaccard similarity estimated from the stored signatures, and
-articles of the batch that match each other are joined with union-find. A new article
+articles of the batch that match each other are joined with union-find. Lines that an outlet
+repeats on many of its pages (site chrome: navigation, "related" lists, newsletter boxes,
+comment policy), learned from the outlet's stored pages, are left out of the shingled text. A new article
 joins the existing cluster it matches best, or founds a cluster with its batch partners.
 Existing clusters are never merged or renumbered, so a cluster id stays valid once shown.
 
@@ -32,7 +34,7 @@ from scipy.cluster.hierarchy import DisjointSet
 
 from newswatch.config import ClusterSettings
 from newswatch.errors import ClusterParamsError
-from newswatch.models import Candidate, ClusterInput, MemberRow
+from newswatch.models import Candidate, ClusterInput, MemberRow, PageLine
 from newswatch.text import folded_words
 
 _SEED = 1
@@ -64,6 +66,10 @@ class ClusterStore(Protocol):
         """Append new members and the LSH band rows of their signatures."""
         ...
 
+    def recurring_lines(self, lines: Sequence[PageLine], since: datetime, min_pages: int) -> set[tuple[str, int]]:
+        """Record ``lines``; return the (source, line hash) of those on ``min_pages`` pages seen since ``since``."""
+        ...
+
 
 def shingle_hashes(tokens: Sequence[str], size: int) -> np.ndarray:
     """Distinct 32-bit hashes of the ``size``-word shingles (the whole text if shorter).
@@ -82,6 +88,37 @@ def shingle_hashes(tokens: Sequence[str], size: int) -> np.ndarray:
     powers = _SHINGLE_BASE ** np.arange(windows.shape[1] - 1, -1, -1, dtype=np.uint64)
     mixed = windows @ powers
     return np.unique(((mixed >> np.uint64(32)) ^ mixed).astype(np.uint32))
+
+
+def page_lines(text: str | None) -> list[tuple[int, list[str]]]:
+    """(64-bit hash, folded words) of every line of ``text`` that has words."""
+    out = []
+    for line in (text or "").splitlines():
+        if words := folded_words(line):
+            digest = blake2b(" ".join(words).encode("utf-8"), digest_size=8).digest()
+            out.append((int.from_bytes(digest, "little", signed=True), words))
+    return out
+
+
+def without_chrome(
+    store: ClusterStore, articles: Sequence[ClusterInput], seen: Sequence[datetime], settings: ClusterSettings
+) -> list[list[str]]:
+    """Words of each article's text without its outlet's recurring lines (all words if nothing is left)."""
+    lines = [page_lines(a.text) for a in articles]
+    chrome = store.recurring_lines(
+        [
+            PageLine(a.source, line_hash, a.id, at)
+            for a, at, article_lines in zip(articles, seen, lines, strict=True)
+            for line_hash in {h for h, _ in article_lines}
+        ],
+        min(seen) - timedelta(days=settings.chrome_days),
+        settings.chrome_pages,
+    )
+    bodies = []
+    for article, article_lines in zip(articles, lines, strict=True):
+        kept = [w for h, words in article_lines if (article.source, h) not in chrome for w in words]
+        bodies.append(kept or [w for _, words in article_lines for w in words])
+    return bodies
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -174,7 +211,7 @@ class StoryClusterer:
         now = self._clock()
         bands, rows = self._stored_banding(store)
         seen = [min(_utc(a.published_at), now) if a.published_at else now for a in new]
-        body_words = [folded_words(a.text) for a in new]
+        body_words = without_chrome(store, new, seen, self.settings)
         tokens = [body or folded_words(a.title) for body, a in zip(body_words, new, strict=True)]
         signed = [i for i, t in enumerate(tokens) if t]
         sigs = np.zeros((len(new), self.settings.num_perm), dtype="<u4")
@@ -208,6 +245,7 @@ class StoryClusterer:
                     text_words=len(body_words[i]),
                     signature=sigs[i].tobytes() if tokens[i] else None,
                     band_keys=keys[i] if tokens[i] else [],
+                    language=new[i].language,
                 )
                 for i in subset
             ]

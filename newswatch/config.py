@@ -169,6 +169,10 @@ class ClusterSettings(_Strict):
     shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")
     window_days: float = Field(14.0, gt=0.0, le=366, description="only articles this close in time match")
     batch_size: int = Field(500, ge=1, le=100_000, description="articles clustered per transaction")
+    chrome_pages: int = Field(
+        3, ge=2, le=10_000, description="a line found on this many pages of one outlet is site chrome"
+    )
+    chrome_days: float = Field(30.0, gt=0.0, le=366, description="pages of the last this many days count")
     send_updates: bool = Field(
         False, description="send a story again when it grows after it was sent (digests)"
     )

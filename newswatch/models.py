@@ -201,6 +201,17 @@ class ClusterInput:
     text: str | None
     source: str
     published_at: datetime | None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageLine:
+    """One line (paragraph) of a clustered page, for learning each outlet's site chrome."""
+
+    source: str
+    line_hash: int
+    article_id: str
+    seen_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +225,7 @@ class MemberRow:
     text_words: int
     signature: bytes | None
     band_keys: Sequence[int]
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

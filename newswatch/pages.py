@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Literal
 
 import httpx
 import trafilatura
@@ -42,8 +43,14 @@ class ParsedPage:
 Parse = Callable[[bytes, str, str, str | None], ParsedPage]
 """The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
 
+Favor = Literal["precision", "balanced", "recall"]
+FAVOR: Favor = "recall"
+"""trafilatura's bias (benchmarks/eval_clusters.py measures each): recall keeps more of the
+article; what it keeps of the site's chrome is left out of clustering by the outlet's
+recurring lines (:mod:`newswatch.cluster`)."""
 
-def extract_page(html: bytes | str, url: str, language: str | None = None) -> dict | None:
+
+def extract_page(html: bytes | str, url: str, language: str | None = None, favor: Favor = FAVOR) -> dict | None:
     """Main text and metadata of an HTML page, or None when there is no article text.
 
     The publication time is the page's own (:func:`newswatch.page_dates.page_published`, with
@@ -51,7 +58,8 @@ def extract_page(html: bytes | str, url: str, language: str | None = None) -> di
     elsewhere on the page (sidebars, lists of other articles).
     """
     document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, favor_recall=True,
+        html, url=url, with_metadata=True, include_comments=False,
+        favor_recall=favor == "recall", favor_precision=favor == "precision",
         date_extraction_params={"extensive_search": False},
     )
     if document is None or not (document.text or "").strip():
@@ -66,7 +74,9 @@ def extract_page(html: bytes | str, url: str, language: str | None = None) -> di
     }
 
 
-def parse_page(content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
+def parse_page(
+    content: bytes, url: str, title: str, language_hint: str | None, *, favor: Favor = FAVOR
+) -> ParsedPage:
     """Extract the page at ``url``; FetchError when it has no usable article text.
 
     ``title`` (the feed's) stands in for a page without one in language detection, and the
@@ -74,7 +84,7 @@ def parse_page(content: bytes, url: str, title: str, language_hint: str | None) 
     site-wide default.
     """
     try:
-        fields = extract_page(content, url, language_hint)
+        fields = extract_page(content, url, language_hint, favor)
     except Exception as err:  # a hostile page must cost one article, never the batch
         raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
     if fields is None:

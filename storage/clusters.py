@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from newswatch.models import Candidate, ClusterSummary, MemberRow
+from newswatch.models import Candidate, ClusterSummary, MemberRow, PageLine
 from storage.bulk import rows_relation
 
 _MEMBER_COLUMNS = (
     ("article_id", "VARCHAR"), ("cluster_id", "VARCHAR"), ("source", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"),
-    ("text_words", "INTEGER"), ("signature", "BLOB"), ("clustered_at", "TIMESTAMPTZ"),
+    ("text_words", "INTEGER"), ("signature", "BLOB"), ("clustered_at", "TIMESTAMPTZ"), ("language", "VARCHAR"),
 )
+_LINE_COLUMNS = (("source", "VARCHAR"), ("line_hash", "BIGINT"), ("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"))
 _BAND_COLUMNS = (("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("keys", "BIGINT[]"))
 
 # DuckDB 2.0 answers ``article_id IN (<list>)`` from the primary-key index for lists of up
@@ -93,14 +94,45 @@ def add_members(
         return
     members_relation, params = rows_relation(
         _MEMBER_COLUMNS,
-        [[m.article_id, m.cluster_id, m.source, m.seen_at, m.text_words, m.signature, clustered_at]
+        [[m.article_id, m.cluster_id, m.source, m.seen_at, m.text_words, m.signature, clustered_at, m.language]
          for m in members],
     )
-    con.execute(f"INSERT INTO cluster_members SELECT * FROM {members_relation}", params)
+    con.execute(
+        f"INSERT INTO cluster_members BY NAME SELECT * FROM {members_relation}", params
+    )
     bands_relation, params = rows_relation(
         _BAND_COLUMNS, [[m.article_id, m.seen_at, list(m.band_keys)] for m in members]
     )
     con.execute(f"INSERT INTO cluster_bands SELECT unnest(keys), article_id, seen_at FROM {bands_relation}", params)
+
+
+def recurring_lines(
+    con: duckdb.DuckDBPyConnection, lines: Sequence[PageLine], since: datetime, min_pages: int
+) -> set[tuple[str, int]]:
+    """Record ``lines``; return those of their (source, line hash) found on ``min_pages`` pages.
+
+    Only pages seen from ``since`` on count (the constant bound skips older row groups).
+    """
+    if not lines:
+        return set()
+    relation, params = rows_relation(
+        _LINE_COLUMNS, [[line.source, line.line_hash, line.article_id, line.seen_at] for line in lines]
+    )
+    con.execute(f"INSERT INTO page_lines SELECT * FROM {relation}", params)
+    rows = con.execute(
+        """
+        WITH q AS (
+            SELECT DISTINCT * FROM (SELECT unnest($1::VARCHAR[]) AS source, unnest($2::BIGINT[]) AS line_hash)
+        )
+        SELECT l.source, l.line_hash
+        FROM page_lines l JOIN q ON l.source = q.source AND l.line_hash = q.line_hash
+        WHERE l.seen_at >= $3
+        GROUP BY l.source, l.line_hash
+        HAVING count(DISTINCT l.article_id) >= $4
+        """,
+        [[line.source for line in lines], [line.line_hash for line in lines], since, min_pages],
+    ).fetchall()
+    return set(rows)
 
 
 def cluster_summaries(
@@ -190,3 +222,7 @@ class ClusterTables:
     def add_members(self, members: Sequence[MemberRow], clustered_at: datetime) -> None:
         """See :func:`add_members`."""
         add_members(self._con, members, clustered_at)
+
+    def recurring_lines(self, lines: Sequence[PageLine], since: datetime, min_pages: int) -> set[tuple[str, int]]:
+        """See :func:`recurring_lines`."""
+        return recurring_lines(self._con, lines, since, min_pages)

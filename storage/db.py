@@ -350,7 +350,7 @@ class Database:
         rows = self.con.execute(
             """
             SELECT a.id, a.title, coalesce(a.text, a.summary), a.feed_name,
-                   coalesce(a.published_at, a.discovered_at)
+                   coalesce(a.published_at, a.discovered_at), a.language
             FROM articles a
             WHERE (a.status = 'extracted' OR (a.status = 'summary_only' AND a.attempts >= ?))
               AND NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.article_id = a.id)

@@ -16,17 +16,22 @@ TESTSET = Path(__file__).parent / "data" / "cluster_testset.json"
 
 @dataclass(frozen=True, slots=True)
 class LabelledArticle:
-    """A test article with the story it belongs to and the event that story reports."""
+    """A test article with the story it belongs to, the event that story reports, its language
+    and the page layout (outlet slug) it is published on."""
 
     article: ClusterInput
     story: str
     event: str
+    lang: str = "en"
+    layout: str = ""
 
 
 def load_testset(path: Path = TESTSET) -> list[LabelledArticle]:
     """Every copy of every story, with its edits applied, in publication order."""
     out = []
-    for story in json.loads(path.read_text(encoding="utf-8"))["stories"]:
+    testset = json.loads(path.read_text(encoding="utf-8"))
+    layouts = testset.get("layouts", {})
+    for story in testset["stories"]:
         published = datetime.fromisoformat(story["published"])
         for number, copy in enumerate(story["copies"]):
             paragraphs = list(story["paragraphs"])
@@ -45,7 +50,10 @@ def load_testset(path: Path = TESTSET) -> list[LabelledArticle]:
                 source=copy["source"],
                 published_at=published + timedelta(hours=copy.get("hours", 0)),
             )
-            out.append(LabelledArticle(article, story["id"], story.get("event", story["id"])))
+            out.append(LabelledArticle(
+                article, story["id"], story.get("event", story["id"]), story.get("lang", "en"),
+                layouts.get(copy["source"], copy["source"]),
+            ))
     return sorted(out, key=lambda item: item.article.published_at)
 
 

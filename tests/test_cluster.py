@@ -315,3 +315,27 @@ def test_benchmark_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert result["clusters"] < 2000  # copies were clustered
     assert result["pair_precision"] >= 0.95
     assert result["pair_recall"] >= 0.9
+
+
+def test_lines_an_outlet_repeats_on_its_pages_are_left_out(testset: list[LabelledArticle]) -> None:
+    """A copy buried in its outlet's chrome joins its story once the chrome has been seen on
+    other pages of that outlet; the stored text keeps the chrome (only clustering leaves it out)."""
+    original, *_ = (i.article for i in testset if i.story == "peace-treaty-text-agreed")
+    words = ("subscribe follow newsletter comment policy terms privacy cookies weather sport culture"
+             " tourism markets archive contacts advertising editors partners video photo podcast").split()
+    chrome = "\n".join(" ".join(f"{words[(n + k) % len(words)]}{n}" for k in range(30)) for n in range(20))
+    copy = replace(original, id="heavy-copy", source="Portal", text=f"{original.text}\n{chrome}",
+                   published_at=original.published_at + timedelta(hours=2))
+    others = [
+        _article(f"portal-{n}", f"{item.article.text}\n{chrome}", "Portal", original.published_at - timedelta(days=1))
+        for n, item in enumerate(i for i in testset if i.story == "georgia-quake-racha")
+    ]
+    unlearned = assign(open_store(), [original, copy], StoryClusterer())
+    assert unlearned["heavy-copy"] == "heavy-copy"  # the chrome outweighs the story
+
+    con = open_store()
+    assign(con, others, StoryClusterer())
+    assert assign(con, [original, copy], StoryClusterer())["heavy-copy"] == original.id
+    chrome_elsewhere = replace(copy, id="elsewhere", source="Other outlet")
+    assert assign(con, [chrome_elsewhere], StoryClusterer())["elsewhere"] == "elsewhere"
+    assert con.execute("SELECT count(DISTINCT article_id) FROM page_lines").fetchone()[0] == len(others) + 3

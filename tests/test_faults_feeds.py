@@ -249,7 +249,10 @@ def test_changing_a_dead_feeds_url_revives_it(site, tmp_path):
 def test_unknown_feed_reset_is_an_error(site, tmp_path):
     sources = write_sources(tmp_path, [{"name": "F", "url": site.add_feed("/f.xml", [GOOD]), "language": "en"}])
     result = CliRunner().invoke(app, ["sources", "reset", "Nope", "--sources", str(sources)])
-    assert result.exit_code == 1 and "no feed named 'Nope'" in result.output
+    assert result.exit_code == 2 and "no feed named 'Nope'" in result.output, result.output  # a usage error
+    assert "its feeds: F" in result.output, result.output
+    result = CliRunner().invoke(app, ["sources", "reset", "F", "--sources", str(sources)])
+    assert result.exit_code == 0 and "F: never fetched yet; nothing to reset" in result.output, result.output
 
 
 def test_short_retry_after_is_waited_out(site, tmp_path):

@@ -137,7 +137,8 @@ def test_story_clusters_are_collapsed_with_their_outlets(tmp_path):
         insert_articles(db, [("lead", "CSTO summit without Armenia", text, "en", "Daily", START),
                              ("copy", "CSTO summit without Armenia", text + " Updated.", "en", "Wire", START),
                              ("other", "CSTO exercises", "The CSTO held exercises. " * 10, "en", "Daily", START)])
-        db.con.execute("INSERT INTO cluster_members VALUES ('lead', 'lead', 'Daily', ?, 200, NULL, now()),"
+        db.con.execute("INSERT INTO cluster_members (article_id, cluster_id, source, seen_at, text_words,"
+                       " signature, clustered_at) VALUES ('lead', 'lead', 'Daily', ?, 200, NULL, now()),"
                        " ('copy', 'lead', 'Wire', ?, 201, NULL, now())", [START, START])
         db.update_search_index(index_postings)
         result = search(db, "CSTO")
