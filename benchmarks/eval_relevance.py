@@ -198,16 +198,26 @@ def newswatch(sources: Path, *args: str) -> str:
     return result.stdout
 
 
-def listed(html_file: Path) -> dict[str, set[str]]:
-    """Topic section -> URLs of the items listed in a rendered report or digest."""
+def listed(html_file: Path, topics: list[str]) -> dict[str, set[str]]:
+    """Topic -> URLs of the items listed in a rendered report or digest: those in the topic's
+    section, and those listed elsewhere that say they are "also about" it (a digest lists a
+    story once)."""
     tree = lxml_html.fromstring(html_file.read_bytes())
     out: dict[str, set[str]] = {}
     topic = None
-    for element in tree.iter("h2", "a"):
+    for element in tree.iter("h2", "div"):
         if element.tag == "h2":
             topic = " ".join(element.text_content().split()).rsplit(" (", 1)[0]
-        elif topic is not None and "item-title" in (element.get("class") or ""):
-            out.setdefault(topic, set()).add(element.get("href"))
+            continue
+        if topic is None or "item" not in (element.get("class") or "").split():
+            continue
+        link = next((a for a in element.iter("a") if "item-title" in (a.get("class") or "")), None)
+        if link is None:
+            continue
+        text = " ".join(element.text_content().split())
+        also = text.split("also about ", 1)[1] if "also about " in text else ""
+        for name in [topic, *(t for t in topics if t in also)]:
+            out.setdefault(name, set()).add(link.get("href"))
     return out
 
 
@@ -323,9 +333,9 @@ def evaluate(name: str, items: list[dict], render: Render, semantic: bool) -> di
         config = yaml.safe_load(sources.read_text(encoding="utf-8"))
         topics = [t["name"] for t in config["topics"]]
         digest_topics = next(d["topics"] for d in config["digests"] if d["name"] == DIGEST)
-        report = listed(next((folder / "reports").glob("*.html")))
+        report = listed(next((folder / "reports").glob("*.html")), topics)
         digests = sorted((folder / "outbox").glob("*.html"))
-        digest = listed(digests[0]) if digests else {}
+        digest = listed(digests[0], topics) if digests else {}
         result = {
             "items": len(items), "stored": len(stored), "ingest_s": round(ingest_s, 1),
             "topics": score_part(items, topics, matched, report, digest, digest_topics),
