@@ -62,7 +62,11 @@ def migrations() -> list[tuple[int, str, str]]:
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    found.sort()
+    for (version, first, _), (same, second, _) in zip(found, found[1:], strict=False):
+        if version == same:  # a packaging mistake: two changes took one number
+            raise StorageError(f"schema migrations {first} and {second} share version {version}")
+    return found
 
 
 def now() -> datetime:

@@ -60,8 +60,9 @@ def flow_runs(api_url: str, deployment: str, state: str | None = None) -> list[d
     return response.json() if response.status_code == 200 else []
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 120) -> int:
-    """Send ``sig`` to ``process`` and wait for its exit code."""
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = DEADLINE) -> int:
+    """Send ``sig`` to ``process`` and wait for its exit code (generously: a worker or runner
+    first waits for, or cancels, the flow runs in flight, which takes minutes on a loaded machine)."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
@@ -291,7 +292,7 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
     stack.stuck_page.set()
     output = stack.log("serve")
     assert "Traceback" not in output and "Warning" not in output, output
-    wait_for(lambda: not alive(tree), "every process of serve to end", deadline=60, every=0.5)
+    wait_for(lambda: not alive(tree), "every process of serve to end", deadline=300, every=0.5)
     history = sqlite3.connect(stack.database.parent / "prefect" / "prefect.db")
     (state,) = history.execute("SELECT state_type FROM flow_run WHERE id = ?", (running[0]["id"],)).fetchone()
     history.close()

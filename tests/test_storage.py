@@ -47,3 +47,10 @@ def test_feed_items_repeated_in_one_fetch_are_stored_once(tmp_path):
         assert db.record_feed_fetch(fetch, "en") == 2
         assert db.record_feed_fetch(fetch, "en") == 0
         assert db.con.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+
+
+def test_every_shipped_migration_has_its_own_version():
+    from storage.db import migrations
+
+    versions = [version for version, _, _ in migrations()]
+    assert versions and len(versions) == len(set(versions)), versions
