@@ -6,8 +6,8 @@ boxes, comment policies, footers. The page's own publication date is stated the 
 (``OUTLETS[slug].date_style``), and not at all when ``published`` is None.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: benchmarks/eval_clusters.py loads this file by path,
+# without registering it in sys.modules, and dataclasses then need evaluated annotations.
 import hashlib
 import random
 from collections.abc import Sequence
