@@ -173,6 +173,13 @@ class ClusterSettings(_Strict):
         3, ge=2, le=10_000, description="a line found on this many pages of one outlet is site chrome"
     )
     chrome_days: float = Field(30.0, gt=0.0, le=366, description="pages of the last this many days count")
+    editions: bool = Field(
+        False, description="join copies in other languages as editions of one story (needs the semantic extra)"
+    )
+    edition_similarity: float = Field(
+        0.87, gt=0.0, le=1.0, description="cosine similarity of title and lede two editions must reach"
+    )
+    edition_hours: float = Field(36.0, gt=0.0, le=24 * 14, description="editions are seen this close in time")
     send_updates: bool = Field(
         False, description="send a story again when it grows after it was sent (digests)"
     )

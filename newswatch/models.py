@@ -215,6 +215,16 @@ class PageLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Edition:
+    """A story's founder in one language: its cluster, time and embedded title and lede."""
+
+    cluster_id: str
+    language: str
+    seen_at: datetime
+    embedding: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
 class MemberRow:
     """One article to store as a cluster member."""
 
@@ -252,6 +262,7 @@ class ClusterSummary:
     first_seen: datetime
     last_seen: datetime
     members: tuple[str, ...]  # article ids, earliest first
+    editions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (language, its outlets) when known
 
     def also_reported_by(self, source: str | None = None) -> tuple[str, ...]:
         """Outlets other than ``source`` (default: the lead's outlet)."""

@@ -82,11 +82,20 @@ def highlight_text(snippet: Snippet) -> str:
     return " ".join("".join(out).split())
 
 
-def also_reported(cluster: ClusterSummary, source: str) -> str:
-    """"also reported by A, B · 3 articles" for a story shown from ``source``."""
-    others = cluster.also_reported_by(source)
-    count = f"{cluster.size} articles in this story"
-    return f"also reported by {', '.join(others)} · {count}" if others else count
+LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "hy": "Armenian", "az": "Azerbaijani", "ka": "Georgian", "tr": "Turkish"}
+
+
+def also_reported(cluster: ClusterSummary, source: str, language: str | None = None) -> str:
+    """"also reported by A, B · also in Russian: C; Armenian: D · 5 articles" for a story
+    shown from ``source`` in ``language`` (editions in other languages named by language)."""
+    editions = dict(cluster.editions)
+    same = editions[language] if language in editions else cluster.outlets
+    parts = [f"also reported by {', '.join(others)}"] if (others := [o for o in same if o != source]) else []
+    if language in editions and (elsewhere := [
+        f"{LANGUAGE_NAMES.get(code, code)}: {', '.join(outlets)}" for code, outlets in cluster.editions if code != language
+    ]):
+        parts.append(f"also in {'; '.join(elsewhere)}")
+    return " · ".join([*parts, f"{cluster.size} articles in this story"])
 
 
 def web_url(url: str) -> str:

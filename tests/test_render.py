@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from newswatch.models import FeedHealth, MatchedArticle, Snippet
-from newswatch.render import build_report, highlight_html, highlight_text, render_report
+from newswatch.models import ClusterSummary, FeedHealth, MatchedArticle, Snippet
+from newswatch.render import also_reported, build_report, highlight_html, highlight_text, render_report
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -66,3 +66,19 @@ def test_each_item_says_why_it_matched_in_words_without_query_syntax_or_scores()
     assert "&#39;peacekeepers&#39; near &#39;mandate&#39;" in html
     for jargon in ("^0", "score", "@karabakh", "peacekeep*", "NEAR"):
         assert jargon not in text and jargon not in html
+
+
+def test_a_story_names_its_editions_in_other_languages():
+    cluster = ClusterSummary(
+        "c", "a1", "APA", "Peace text agreed", "https://apa.az/1", 5, ("APA", "Armenpress", "Trend", "ТАСС"),
+        NOW, NOW, ("a1", "a2", "a3", "a4", "a5"),
+        editions=(("en", ("APA", "Trend")), ("ru", ("ТАСС",)), ("hy", ("Armenpress",))),
+    )
+    assert also_reported(cluster, "APA", "en") == (
+        "also reported by Trend · also in Russian: ТАСС; Armenian: Armenpress · 5 articles in this story"
+    )
+    assert also_reported(cluster, "ТАСС", "ru") == (
+        "also in English: APA, Trend; Armenian: Armenpress · 5 articles in this story"
+    )
+    unknown_language = also_reported(cluster, "APA", None)
+    assert unknown_language == "also reported by Armenpress, Trend, ТАСС · 5 articles in this story"
