@@ -1,6 +1,6 @@
 """Benchmark story clustering on synthetic syndicated news.
 
-    uv run python benchmarks/bench_cluster.py [--n 100000] [--batch 500]
+    uv run python benchmarks/bench_cluster.py [--n 100000] [--batch 500] [--editions]
 
 Generates ``--n`` articles arriving over simulated days (``--per-day``): a share are edited
 copies (reworded lead, outlet boilerplate, photo caption, cut ending) of a story published
@@ -8,7 +8,10 @@ in the previous two days, the rest new stories. Articles are clustered batch by 
 a DuckDB file, one transaction per batch, as the pipeline does. Prints a table and writes
 JSON to benchmarks/results/: articles/s, seconds per 10k articles, the ratio of the last
 10k to the first 10k, peak RSS, database size, and pairwise precision/recall against the
-generator's ground truth. Times are wall clock and CPU time of this process (all threads;
+generator's ground truth. Outlets publish in five languages; with ``--editions`` the founder of
+every story is embedded to look for its editions in other languages (the model of the
+``semantic`` extra), as ``clusters.editions`` does in production; site chrome is always
+learned. Times are wall clock and CPU time of this process (all threads;
 steadier than wall clock when other processes share the machine).
 """
 
@@ -42,6 +45,7 @@ from storage.db import Database  # noqa: E402
 VOCABULARY = 40_000
 OUTLETS = 60
 START = datetime(2025, 1, 1, tzinfo=UTC)
+LANGUAGES = ("en", "ru", "hy", "az", "ka")  # of outlets, so that editions are looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,8 @@ class Generator:
                 self.recent.append(story)
                 words = story.words
             text = " ".join(self.vocab[words].tolist())
-            yield ClusterInput(f"a{i}", f"title {i}", text, f"outlet{outlet}", at), story.number
+            language = LANGUAGES[outlet % len(LANGUAGES)]
+            yield ClusterInput(f"a{i}", f"title {i}", text, f"outlet{outlet}", at, language), story.number
 
 
 def current_rss_mb() -> float:
@@ -114,11 +119,11 @@ def pair_counts(pairs: Counter) -> int:
     return sum(size * (size - 1) // 2 for size in pairs.values())
 
 
-def run(n: int, batch: int, per_day: int, copy_share: float, db: Path) -> dict:
+def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions: bool = False) -> dict:
     """Cluster ``n`` generated articles into ``db``; return the measurements."""
     con = duckdb.connect(str(db))
     Database(con, None).migrate()
-    settings = ClusterSettings()
+    settings = ClusterSettings(editions=editions)
     clusterer = StoryClusterer(settings)
     stream = Generator(seed=42, copy_share=copy_share, per_day=per_day).articles(n)
     truth: dict[str, int] = {}
@@ -190,16 +195,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--copy-share", type=float, default=0.4, help="share of edited copies")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--db", type=Path, help="keep the database here (default: temporary)")
+    parser.add_argument("--editions", action="store_true", help="look for editions in other languages")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "bench.duckdb"
-        result = run(args.n, args.batch, args.per_day, args.copy_share, db)
+        result = run(args.n, args.batch, args.per_day, args.copy_share, db, args.editions)
     for key in ("n", "batch", "seconds", "articles_per_second", "seconds_per_10k",
                 "cpu_seconds_per_10k", "last_to_first_10k", "last_to_first_10k_cpu", "peak_rss_mb",
                 "rss_mb_per_10k", "db_mb", "stories", "clusters", "pair_precision", "pair_recall"):
         print(f"{key:<22} {result[key]}")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench_cluster_n{args.n}.json"
+    path = args.out / f"bench_cluster_n{args.n}{'_editions' if args.editions else ''}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {path}")
     return result

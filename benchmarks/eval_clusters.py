@@ -1,13 +1,14 @@
 """Story clustering as in production, on pages rendered on outlet layouts; pairwise scores.
 
-    uv run python benchmarks/eval_clusters.py [--favor recall] [--batch 10]
+    uv run python benchmarks/eval_clusters.py [--favor recall] [--batch 10] [--no-editions]
 
 Every copy of every story of the tuning set (tests/data/cluster_testset.json, layouts in
 tests/layouts) and, when present, of the held-out set (tests/heldout/clusters.json, layouts
 in tests/heldout/layouts) is rendered on its outlet's page layout, extracted by the
 production parser (``newswatch.pages.parse_page``) and clustered by the production code into
 a migrated DuckDB database, in publication order, ``--batch`` articles per transaction (the
-first pages of an outlet arrive before its chrome is learned) and all at once. Prints
+first pages of an outlet arrive before its chrome is learned) and all at once, with
+editions in other languages looked for (``clusters.editions``, unless ``--no-editions``). Prints
 pairwise precision and recall within a language (gold: same story) and across languages
 (gold: same event), and how much of the extracted text is the article's (word level).
 """
@@ -148,16 +149,19 @@ def main(argv: list[str] | None = None) -> dict[str, Scores]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--favor", choices=get_args(Favor), default=FAVOR, help="trafilatura's bias")
     parser.add_argument("--batch", type=int, default=10, help="articles per transaction (arrival order)")
+    parser.add_argument("--editions", action=argparse.BooleanOptionalAction, default=True,
+                        help="look for editions in other languages (needs the semantic extra)")
     args = parser.parse_args(argv)
+    settings = ClusterSettings(editions=args.editions)
     sets = {"tuning": (load_testset(TESTSET), tuning_render)}
     if render := heldout_renderer():
         sets["held-out"] = (load_testset(HELDOUT / "clusters.json"), render)
     results = {}
-    print(f"extraction favor={args.favor}")
+    print(f"extraction favor={args.favor}, editions={args.editions}")
     print(f"{'set / mode / pairs':<34} {'P':>6} {'R':>6} {'gold':>6} {'FP':>5} {'FN':>5}")
     for name, (items, render) in sets.items():
         for batch in (args.batch, len(items)):
-            scores = evaluate(items, render, args.favor, batch)
+            scores = evaluate(items, render, args.favor, batch, settings)
             results[f"{name} batch={batch}"] = scores
             print(row(f"{name} batch={batch} within-language", scores.within))
             print(row(f"{name} batch={batch} cross-language", scores.across))

@@ -7,7 +7,9 @@ a batch of new articles finds its candidates with one query over the recent band
 candidates are verified by the Jaccard similarity estimated from the stored signatures, and
 articles of the batch that match each other are joined with union-find. Lines that an outlet
 repeats on many of its pages (site chrome: navigation, "related" lists, newsletter boxes,
-comment policy), learned from the outlet's stored pages, are left out of the shingled text. A new article
+comment policy), learned from the outlet's stored pages, are left out of the shingled text.
+An article that founds a cluster in its language may join one in another language as its
+edition (:mod:`newswatch.editions`). A new article
 joins the existing cluster it matches best, or founds a cluster with its batch partners.
 Existing clusters are never merged or renumbered, so a cluster id stays valid once shown.
 
@@ -33,6 +35,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.cluster.hierarchy import DisjointSet
 
 from newswatch.config import ClusterSettings
+from newswatch import editions
+from newswatch.editions import EditionStore
 from newswatch.errors import ClusterParamsError
 from newswatch.models import Candidate, ClusterInput, MemberRow, PageLine
 from newswatch.text import folded_words
@@ -45,7 +49,7 @@ _LSH_WEIGHTS = (0.1, 0.9)
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # odd multiplier (the 64-bit FNV prime)
 
 
-class ClusterStore(Protocol):
+class ClusterStore(EditionStore, Protocol):
     """The stored clusters, read and extended within one transaction (``Database.cluster_tables``)."""
 
     def stored_params(self, params: dict[str, str]) -> dict[str, str]:
@@ -90,20 +94,20 @@ def shingle_hashes(tokens: Sequence[str], size: int) -> np.ndarray:
     return np.unique(((mixed >> np.uint64(32)) ^ mixed).astype(np.uint32))
 
 
-def page_lines(text: str | None) -> list[tuple[int, list[str]]]:
-    """(64-bit hash, folded words) of every line of ``text`` that has words."""
+def page_lines(text: str | None) -> list[tuple[int, str]]:
+    """(64-bit hash of its folded words, line) of every line of ``text`` that has words."""
     out = []
     for line in (text or "").splitlines():
         if words := folded_words(line):
             digest = blake2b(" ".join(words).encode("utf-8"), digest_size=8).digest()
-            out.append((int.from_bytes(digest, "little", signed=True), words))
+            out.append((int.from_bytes(digest, "little", signed=True), line))
     return out
 
 
 def without_chrome(
     store: ClusterStore, articles: Sequence[ClusterInput], seen: Sequence[datetime], settings: ClusterSettings
-) -> list[list[str]]:
-    """Words of each article's text without its outlet's recurring lines (all words if nothing is left)."""
+) -> list[str]:
+    """Each article's text without its outlet's recurring lines (all of it if nothing is left)."""
     lines = [page_lines(a.text) for a in articles]
     chrome = store.recurring_lines(
         [
@@ -116,8 +120,8 @@ def without_chrome(
     )
     bodies = []
     for article, article_lines in zip(articles, lines, strict=True):
-        kept = [w for h, words in article_lines if (article.source, h) not in chrome for w in words]
-        bodies.append(kept or [w for _, words in article_lines for w in words])
+        kept = [line for h, line in article_lines if (article.source, h) not in chrome]
+        bodies.append("\n".join(kept or [line for _, line in article_lines]))
     return bodies
 
 
@@ -211,7 +215,8 @@ class StoryClusterer:
         now = self._clock()
         bands, rows = self._stored_banding(store)
         seen = [min(_utc(a.published_at), now) if a.published_at else now for a in new]
-        body_words = without_chrome(store, new, seen, self.settings)
+        bodies = without_chrome(store, new, seen, self.settings)
+        body_words = [folded_words(body) for body in bodies]
         tokens = [body or folded_words(a.title) for body, a in zip(body_words, new, strict=True)]
         signed = [i for i, t in enumerate(tokens) if t]
         sigs = np.zeros((len(new), self.settings.num_perm), dtype="<u4")
@@ -231,24 +236,30 @@ class StoryClusterer:
             ):
                 links[cand.query] = (sim, cand.cluster_id)
 
-        members = []
-        for subset in batch.components({i: keys[i] for i in signed}):
-            best = max((links[i] for i in subset if i in links), default=None)
-            founder = min(subset, key=lambda i: (seen[i], new[i].id))
-            cluster_id = best[1] if best else new[founder].id
-            members += [
-                MemberRow(
-                    article_id=new[i].id,
-                    cluster_id=cluster_id,
-                    source=new[i].source,
-                    seen_at=seen[i],
-                    text_words=len(body_words[i]),
-                    signature=sigs[i].tobytes() if tokens[i] else None,
-                    band_keys=keys[i] if tokens[i] else [],
-                    language=new[i].language,
-                )
-                for i in subset
-            ]
+        subsets = batch.components({i: keys[i] for i in signed})
+        best = [max((links[i] for i in subset if i in links), default=None) for subset in subsets]
+        founders = [min(subset, key=lambda i: (seen[i], new[i].id)) for subset in subsets]
+        clusters = [link[1] if link else new[f].id for link, f in zip(best, founders, strict=True)]
+        if self.settings.editions:
+            clusters = editions.link_editions(store, clusters, [
+                (n, new[f].language, seen[f], editions.lede(new[f].title, bodies[f]))
+                for n, (link, f) in enumerate(zip(best, founders, strict=True))
+                if link is None and new[f].language
+            ], self.settings)
+        members = [
+            MemberRow(
+                article_id=new[i].id,
+                cluster_id=cluster_id,
+                source=new[i].source,
+                seen_at=seen[i],
+                text_words=len(body_words[i]),
+                signature=sigs[i].tobytes() if tokens[i] else None,
+                band_keys=keys[i] if tokens[i] else [],
+                language=new[i].language,
+            )
+            for subset, cluster_id in zip(subsets, clusters, strict=True)
+            for i in subset
+        ]
         members.sort(key=lambda m: (m.seen_at, m.article_id))
         store.add_members(members, now)
         return {m.article_id: m.cluster_id for m in members}

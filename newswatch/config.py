@@ -37,7 +37,7 @@ from newswatch import safe_yaml
 from newswatch.alert_config import Alert, Channel, FeedsOutSettings, SpikeSettings, alert_problems
 from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.netguard import check_allow_entry
-from newswatch.query import entity_refs, parse_query, parse_term
+from newswatch.query import entity_refs, parse_listed_term, parse_query
 
 DEFAULT_SOURCES = Path("sources.yaml")
 # The longest span of hours anything accepts (report window, digest look-back, dead recheck):
@@ -173,6 +173,13 @@ class ClusterSettings(_Strict):
         3, ge=2, le=10_000, description="a line found on this many pages of one outlet is site chrome"
     )
     chrome_days: float = Field(30.0, gt=0.0, le=366, description="pages of the last this many days count")
+    editions: bool = Field(
+        False, description="join copies in other languages as editions of one story (needs the semantic extra)"
+    )
+    edition_similarity: float = Field(
+        0.87, gt=0.0, le=1.0, description="cosine similarity of title and lede two editions must reach"
+    )
+    edition_hours: float = Field(36.0, gt=0.0, le=24 * 14, description="editions are seen this close in time")
     send_updates: bool = Field(
         False, description="send a story again when it grows after it was sent (digests)"
     )
@@ -183,6 +190,11 @@ class ReportSettings(_Strict):
 
     window_hours: float = Field(24.0, gt=0, le=MAX_HOURS)
     output_dir: Path = Path("reports")
+    feedback_url: HttpUrlStr | None = Field(
+        "http://127.0.0.1:8765/",
+        description="the analyst workspace (newswatch web) as analysts reach it: each report and digest item"
+                    " links to its story page there, to mark it not relevant; null: no link",
+    )
 
 
 # -- e-mail digests ----------------------------------------------------------------------
@@ -464,7 +476,7 @@ class Entity(_Strict):
     def _aliases_are_terms(cls, aliases: list[str]) -> list[str]:
         for alias in aliases:
             try:
-                parse_term(alias)
+                parse_listed_term(alias)
             except QuerySyntaxError as err:
                 raise ValueError(f"alias {alias!r}: {err.reason}") from None
         return aliases
@@ -489,7 +501,7 @@ class Topic(_Strict):
         for language, phrases in terms.items():
             for phrase in phrases:
                 try:
-                    parse_term(phrase)
+                    parse_listed_term(phrase)
                 except QuerySyntaxError as err:
                     raise ValueError(f"topic {info.data.get('name', '?')!r}: term {phrase!r} ({language}): "
                                      f"{err.reason}") from None

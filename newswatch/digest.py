@@ -84,6 +84,7 @@ class DigestView:
     failing_feeds: tuple[FeedHealth, ...]
     feeds_total: int
     unsubscribe: str
+    feedback_url: str = ""  # the analyst workspace: each item links to its story page there
 
     @property
     def title(self) -> str:
@@ -199,7 +200,7 @@ def compose(config: Config, db: Database, digest: Digest, selection: Selection) 
     mail = _mail(config)
     return DigestView(
         digest, selection, sections, tuple(db.failing_feeds()), len(config.enabled_feeds),
-        unsubscribe_url(mail, digest),
+        unsubscribe_url(mail, digest), config.settings.report.feedback_url or "",
     )
 
 

@@ -14,14 +14,15 @@ import bisect
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
 from newswatch.query import (
+    CASE_PREFIX,
     And,
     AtLeast,
     Boost,
@@ -34,7 +35,7 @@ from newswatch.query import (
     Or,
     Term,
     parse_query,
-    parse_term,
+    parse_listed_term,
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
@@ -43,7 +44,7 @@ from newswatch.text import Token, analyse, tokenize
 log = logging.getLogger("newswatch.match")
 
 # Bump when matching behaviour changes, so stored articles are re-matched.
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2  # 2: reasons in words
 
 _FIELDS = ("title", "body")
 _TITLE, _BODY = 0, 1
@@ -65,10 +66,12 @@ def field_score(field: int, count: int, length: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Lits:
-    """Compiled term or entity: matches where any of the literals ``ids`` occurs."""
+    """Compiled term or entity: matches where any of the literals ``ids`` occurs (and, with
+    ``case``, is written with exactly these words, or word beginnings, as (text, prefix))."""
 
     ids: tuple[int, ...]
     label: str
+    case: tuple[tuple[str, bool], ...] | None = None
 
 
 # A hit of one literal: (first word, end word exclusive, label as written in the topic).
@@ -79,14 +82,17 @@ _Span = tuple[int, int, int, tuple[_Leaf, ...]]
 
 @dataclass(slots=True)
 class _Hit:
-    """A matched (sub)query: its relevance and the literal hits that support it."""
+    """A matched (sub)query: its relevance, the literal hits that support it, and those of its
+    filters (``^0``: the context it was found in, named in the reason but not scored)."""
 
     score: float
     spans: list[_Span]
+    context: list[_Span] = field(default_factory=list)
 
     def add(self, other: _Hit) -> None:
         self.score += other.score
         self.spans.extend(other.spans)
+        self.context.extend(other.context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,7 @@ class _Compiled:
     name: str
     node: object
     min_score: float
+    own: frozenset[str]  # labels of the topic's own terms, named first in its reasons
 
 
 class _Index:
@@ -164,7 +171,9 @@ class Matcher:
         self._index = _Index()
         self._entities = entities
         self._entity_lits: dict[str, _Lits] = {}
-        self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score) for t in topics]
+        self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score,
+                                  frozenset(p.removeprefix(CASE_PREFIX) for ps in t.terms.values() for p in ps))
+                        for t in topics]
         options = {n: t.semantic for n, t in enumerate(topics) if t.semantic is not None}
         if options and semantic and not semantic_available():
             log.warning("semantic matching is configured but the 'semantic' extra is not installed: "
@@ -184,7 +193,7 @@ class Matcher:
             check_entity_refs(topic, self._entities)
         except ValueError as err:
             raise TopicError(str(err)) from None
-        terms = [parse_term(p) for phrases in topic.terms.values() for p in phrases]
+        terms = [parse_listed_term(p) for phrases in topic.terms.values() for p in phrases]
         own = Or(tuple(terms)) if len(terms) > 1 else (terms[0] if terms else None)
         if not topic.query:
             return self._compile(own)
@@ -193,13 +202,13 @@ class Matcher:
     def _compile(self, node: Node, own: Node | None = None) -> object:
         """Replace terms and entity references (``@terms``: ``own``) by literals of the shared index."""
         if isinstance(node, Term):
-            return _Lits((self._index.literal(node),), node.source)
+            case = tuple((w.text, w.prefix) for w in node.words) if node.exact_case else None
+            return _Lits((self._index.literal(node),), node.source, case)
         if isinstance(node, EntityRef) and node.name == TERMS_REF:
             return self._compile(own)
         if isinstance(node, EntityRef):
             if node.name not in self._entity_lits:
-                ids = tuple(dict.fromkeys(self._index.literal(parse_term(a)) for a in self._entities[node.name].aliases))
-                self._entity_lits[node.name] = _Lits(ids, f"@{node.name}")
+                self._entity_lits[node.name] = self._aliases(node.name)
             return self._entity_lits[node.name]
         if isinstance(node, And | Or):
             return replace(node, operands=tuple(self._compile(op, own) for op in node.operands))
@@ -209,6 +218,13 @@ class Matcher:
             return replace(node, operand=self._compile(node.operand, own))
         return node
 
+    def _aliases(self, name: str) -> object:
+        """An entity as one term: its aliases' literals (an OR of them when some need their capitals)."""
+        label, aliases = f"@{name}", [parse_listed_term(a) for a in self._entities[name].aliases]
+        if not any(term.exact_case for term in aliases):
+            return _Lits(tuple(dict.fromkeys(self._index.literal(term) for term in aliases)), label)
+        return Or(tuple(replace(self._compile(term), label=label) for term in aliases))
+
     def match(self, title: str, body: str, language: str | None) -> list[TopicMatch]:
         """Return the topics the article matches (score >= min_score), best first."""
         texts = (title or "", body or "")
@@ -216,7 +232,7 @@ class Matcher:
         found = self._index.find(tokens)
         triggered = {n for lit in found for n in self._by_literal.get(lit, ())}
         meaning = self._meaning(texts)
-        ev = _Evaluator(found, (len(tokens[_TITLE]), len(tokens[_BODY])), language)
+        ev = _Evaluator(found, texts, tokens, language)
         results = []
         for n in sorted(triggered | meaning.keys()):
             topic = self._topics[n]
@@ -230,9 +246,54 @@ class Matcher:
             if semantic:
                 terms += (f"~meaning {similarity:.2f}",)
             snippets = _snippets(texts, tokens, hit.spans) if hit and hit.spans else _lead(texts, tokens)
-            results.append(TopicMatch(topic.name, round(score, 3), terms, snippets))
+            reason = "; ".join((*(self._reason(texts, tokens, hit, topic.own) if hit else ()),
+                                *(("close in meaning to the topic's examples",) if semantic else ())))
+            results.append(TopicMatch(topic.name, round(score, 3), terms, snippets, reason))
         results.sort(key=lambda m: -m.score)
         return results
+
+    def _reason(self, texts: tuple[str, str], tokens: list[list[Token]], hit: _Hit, own: frozenset[str]) -> list[str]:
+        """Why ``hit`` matched, in words: each term and what was found near it, the terms found
+        on their own (in the title, how often), then the context its filters found. A named
+        entity (its name capitalised: "Armenia") is shown by name, other words as found."""
+        names: dict[str, str] = {}
+
+        def say(f: int, s: int, e: int, label: str) -> str:
+            if label not in names:
+                entity = self._entities.get(label[1:]) if label.startswith("@") else None
+                named = entity is not None and entity.name[:1].isupper()
+                names[label] = entity.name if named else f"'{texts[f][tokens[f][s].start:tokens[f][e - 1].end]}'"
+            return names[label]
+
+        near: dict[str, dict[str, None]] = {}
+        alone: dict[str, set[tuple[int, int]]] = {}
+        for f, _, _, leaves in hit.spans + hit.context:
+            found = {label: say(f, s, e, label) for s, e, label in sorted(leaves)}
+            if len(found) == 1:
+                continue
+            anchor = min(found, key=lambda label: (label not in own, label.startswith("@")))
+            near.setdefault(anchor, {}).update(dict.fromkeys(label for label in found if label != anchor))
+        for f, _, _, leaves in hit.spans:
+            for s, e, label in leaves:
+                say(f, s, e, label)
+                alone.setdefault(label, set()).add((f, s))
+        def nearby(partners: dict[str, None]) -> str:  # two words and two names at most
+            shown_words = [names[p] for p in partners if names[p].startswith("'")][:2]
+            return ", ".join(shown_words + [names[p] for p in partners if not names[p].startswith("'")][:2])
+
+        reasons = [f"{names[anchor]} near {nearby(partners)}" for anchor, partners in near.items()]
+        shown = set(near) | {label for partners in near.values() for label in partners}
+        for label, places in alone.items():
+            if label not in shown:
+                where = " in the title" if any(f == _TITLE for f, _ in places) else ""
+                reasons.append(names[label] + where + (f", {len(places)} times" if len(places) > 1 else ""))
+                shown.add(label)
+        context = dict.fromkeys(say(f, s, e, label) for f, _, _, leaves in hit.context
+                                for s, e, label in leaves if label not in shown)
+        reasons = reasons[:3]
+        if context:
+            reasons.append(", ".join(list(context)[:3]) + " mentioned")
+        return reasons
 
     def _meaning(self, texts: tuple[str, str]) -> dict[int, tuple[float, float]]:
         """Topic -> (similarity, score contribution) for topics whose examples the article is close to."""
@@ -265,6 +326,8 @@ def _triggers(node: object) -> frozenset[int] | None:
     if isinstance(node, Or):
         subs = [_triggers(op) for op in node.operands]
         return None if None in subs else frozenset().union(*subs)
+    if isinstance(node, Near) and node.exclude:
+        return _triggers(node.left)
     if isinstance(node, And | Near):
         operands = node.operands if isinstance(node, And) else (node.left, node.right)
         subs = [t for op in operands if (t := _triggers(op)) is not None]
@@ -277,17 +340,29 @@ def _triggers(node: object) -> frozenset[int] | None:
 class _Evaluator:
     """Evaluates compiled queries against the literal hits of one article."""
 
-    def __init__(self, found: dict[int, list[tuple[int, int, int]]], lengths: tuple[int, int],
-                 language: str | None) -> None:
+    def __init__(self, found: dict[int, list[tuple[int, int, int]]], texts: tuple[str, str],
+                 tokens: Sequence[Sequence[Token]], language: str | None) -> None:
         self._found = found
-        self._lengths = lengths
+        self._texts = texts
+        self._tokens = tokens
+        self._lengths = (len(tokens[_TITLE]), len(tokens[_BODY]))
         self._language = language
+
+    def _written(self, f: int, start: int, case: tuple[tuple[str, bool], ...]) -> bool:
+        """Whether the words from ``start`` in field ``f`` are written as ``case`` says (capitals)."""
+        text, tokens = self._texts[f], self._tokens[f]
+        for tok, (word, prefix) in zip(tokens[start:start + len(case)], case, strict=True):
+            written = text[tok.start:tok.end]
+            if not (written.startswith(word) if prefix else written == word):
+                return False
+        return True
 
     def spans(self, node: object, fields: frozenset[int]) -> list[_Span]:
         """Positions where a positional node matches, sorted by (field, start)."""
         if isinstance(node, _Lits):
             out = [(f, s, e, ((s, e, node.label),)) for lit in node.ids
-                   for f, s, e in self._found.get(lit, ()) if f in fields]
+                   for f, s, e in self._found.get(lit, ())
+                   if f in fields and (node.case is None or self._written(f, s, node.case))]
         elif isinstance(node, Or):
             out = [span for op in node.operands for span in self.spans(op, fields)]
         elif isinstance(node, Field):
@@ -299,6 +374,8 @@ class _Evaluator:
             return out if len(out) >= node.count else []
         else:
             assert isinstance(node, Near)
+            if node.exclude:
+                return _apart(self.spans(node.left, fields), self.spans(node.right, fields), node.distance)
             return _near(self.spans(node.left, fields), self.spans(node.right, fields), node.distance)
         out.sort(key=lambda sp: (sp[0], sp[1], sp[2]))
         return out
@@ -341,7 +418,7 @@ class _Evaluator:
         if isinstance(node, Boost):
             sub = self.hit(node.operand, fields)
             if sub is None or node.factor == 0:  # ^0: a pure filter, no score and no evidence
-                return sub and _Hit(0.0, [])
+                return sub and _Hit(0.0, [], sub.spans + sub.context)
             sub.score *= node.factor
             return sub
         spans = self.spans(node, fields)
@@ -350,20 +427,30 @@ class _Evaluator:
 
 def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
     """Pairs of left/right spans in one field at most ``distance`` words apart, merged."""
-    if not left or not right:
-        return []
-    starts = [(sp[0], sp[1]) for sp in right]
-    longest = max(sp[2] - sp[1] for sp in right)
     out: dict[tuple[int, int, int], _Span] = {}
     for f, s, e, leaves in left:
-        lo = bisect.bisect_left(starts, (f, s - distance - longest))
-        hi = bisect.bisect_right(starts, (f, e + distance))
-        for rf, rs, re_, rleaves in right[lo:hi]:
-            if rf == f and max(rs - e, s - re_) <= distance:
-                key = (f, min(s, rs), max(e, re_))
-                if key not in out:
-                    out[key] = (*key, leaves + rleaves)
+        for _, rs, re_, rleaves in _close(f, s, e, right, distance):
+            key = (f, min(s, rs), max(e, re_))
+            if key not in out:
+                out[key] = (*key, leaves + rleaves)
     return sorted(out.values(), key=lambda sp: (sp[0], sp[1], sp[2]))
+
+
+def _apart(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
+    """The left spans with no right span in their field within ``distance`` words."""
+    return [sp for sp in left if next(_close(sp[0], sp[1], sp[2], right, distance), None) is None]
+
+
+def _close(field: int, start: int, end: int, right: list[_Span], distance: int) -> Iterator[_Span]:
+    """The spans of ``right`` (sorted) in ``field`` at most ``distance`` words from ``start``..``end``."""
+    if not right:
+        return
+    longest = max(sp[2] - sp[1] for sp in right)
+    lo = bisect.bisect_left(right, (field, start - distance - longest))
+    hi = bisect.bisect_right(right, (field, end + distance, float("inf")))
+    for span in right[lo:hi]:
+        if span[0] == field and max(span[1] - end, start - span[2]) <= distance:
+            yield span
 
 
 def _proximity_bonus(spans: list[_Span]) -> float:

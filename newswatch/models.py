@@ -150,12 +150,14 @@ class Snippet:
 
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
-    """Why an article matched a topic: score, matched terms and snippets."""
+    """Why an article matched a topic: score, matched terms, snippets, and ``reason``, the same
+    in words for the analyst ("'peacekeepers' near 'mandate'; Karabakh mentioned")."""
 
     topic: str
     score: float
     terms: tuple[str, ...]
     snippets: tuple[Snippet, ...] = ()
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,7 @@ class MatchedArticle:
     published_at: datetime | None
     discovered_at: datetime
     status: str
+    reason: str = ""  # why it matched, in words (TopicMatch.reason)
 
 
 # -- story clusters ----------------------------------------------------------------------
@@ -209,6 +212,16 @@ class PageLine:
     line_hash: int
     article_id: str
     seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """A story's founder in one language: its cluster, time and embedded title and lede."""
+
+    cluster_id: str
+    language: str
+    seen_at: datetime
+    embedding: Sequence[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +262,7 @@ class ClusterSummary:
     first_seen: datetime
     last_seen: datetime
     members: tuple[str, ...]  # article ids, earliest first
+    editions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (language, its outlets) when known
 
     def also_reported_by(self, source: str | None = None) -> tuple[str, ...]:
         """Outlets other than ``source`` (default: the lead's outlet)."""

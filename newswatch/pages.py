@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 import httpx
@@ -22,6 +22,7 @@ from newswatch.errors import FetchError
 from newswatch.http import fetch, make_client
 from newswatch.language import detect_language
 from newswatch.models import ExtractedArticle, PendingArticle
+from newswatch.page_dates import page_published
 from newswatch.text import clean_text, content_hash
 from newswatch.urls import page_url
 
@@ -49,11 +50,17 @@ article; what it keeps of the site's chrome is left out of clustering by the out
 recurring lines (:mod:`newswatch.cluster`)."""
 
 
-def extract_page(html: bytes | str, url: str, favor: Favor = FAVOR) -> dict | None:
-    """Main text and metadata of an HTML page, or None when there is no article text."""
+def extract_page(html: bytes | str, url: str, language: str | None = None, favor: Favor = FAVOR) -> dict | None:
+    """Main text and metadata of an HTML page, or None when there is no article text.
+
+    The publication time is the page's own (:func:`newswatch.page_dates.page_published`, with
+    ``language`` for a visible time stated without zone), never a date trafilatura finds
+    elsewhere on the page (sidebars, lists of other articles).
+    """
     document = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False,
         favor_recall=favor == "recall", favor_precision=favor == "precision",
+        date_extraction_params={"extensive_search": False},
     )
     if document is None or not (document.text or "").strip():
         return None
@@ -61,20 +68,10 @@ def extract_page(html: bytes | str, url: str, favor: Favor = FAVOR) -> dict | No
         "text": clean_text(document.text).strip(),
         "title": clean_text(document.title) if document.title else None,
         "author": document.author,
-        "published_at": _parse_date(document.date),
+        "published_at": page_published(html, language),
         "language": document.language,
         "canonical_url": document.url,
     }
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_page(
@@ -87,7 +84,7 @@ def parse_page(
     site-wide default.
     """
     try:
-        fields = extract_page(content, url, favor)
+        fields = extract_page(content, url, language_hint, favor)
     except Exception as err:  # a hostile page must cost one article, never the batch
         raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
     if fields is None:

@@ -247,6 +247,7 @@ def report(
         clusters=db.cluster_summaries([row.article_id for row in rows]),
         chart=volume_chart(((r.topic, _chart_time(r, start, end)) for r in rows), topics, start, end),
         feeds_total=len(config.enabled_feeds),
+        feedback_url=config.settings.report.feedback_url or "",
     )
     html_path, text_path = write_report(built, out_dir)
     log.info("report: %d matches -> %s", built.item_count, html_path)

@@ -25,9 +25,10 @@ _GRAMMAR = r"""
 ?and_expr: not_expr (_AND? not_expr)*
 ?not_expr: _NOT not_expr -> not_
          | near_expr
-?near_expr: unary (NEAR unary)*
+?near_expr: unary ((NEAR | NOTNEAR) unary)*
 ?unary: ATLEAST unary -> atleast
       | FIELD unary -> field
+      | CASE atom -> case
       | atom BOOST -> boost
       | atom
 ?atom: PHRASE -> phrase
@@ -40,6 +41,8 @@ _OR.3: /OR(?=[\s()"]|$)/
 _AND.3: /AND(?=[\s()"]|$)/
 _NOT.3: /NOT(?=[\s()"]|$)/
 NEAR.3: /NEAR\/\d+(?=[\s()"]|$)/
+NOTNEAR.4: /NOT\s+NEAR\/\d+(?=[\s()"]|$)/
+CASE.3: /case:/
 ATLEAST.3: /ATLEAST\/\d+(?=[\s()"]|$)/
 FIELD.3: /(title|body):/
 LANG.3: /lang:[a-z]{2}(?=[\s()"]|$)/
@@ -48,14 +51,17 @@ PHRASE.2: /"[^"]*"/
 BOOST.3: /\^\d+(\.\d+)?/
 WORD: /[^\s()"^]+/
 
+COMMENT.5: /#[^\n]*/
+
 %import common.WS
 %ignore WS
+%ignore COMMENT
 """
 
 _LOWER_OPERATORS = {"and", "or", "not"}
 _OPERATOR = re.compile(r"(?:NEAR|ATLEAST)/\d+|AND|OR|NOT")  # lexed as a word only where misplaced
 # A bare word that looks like an operator or a field prefix gone wrong ("NEAR/x", "titel:").
-_MALFORMED_OPERATOR = re.compile(r"^(?:NEAR|ATLEAST)(?:/|$)|^[A-Za-z]+:")
+_MALFORMED_OPERATOR = re.compile(r"^(?:NEAR|NOTNEAR|ATLEAST)(?:/|$)|^[A-Za-z]+:")
 
 
 def _check_word(token: Token) -> Token:
@@ -68,8 +74,8 @@ def _check_word(token: Token) -> Token:
         raise QuerySyntaxError(f"operators are upper case: write {value.upper()}, "
                                f"or quote \"{value}\" to search for the word", token.line, token.column)
     if _MALFORMED_OPERATOR.match(value):
-        raise QuerySyntaxError(f"malformed operator {value!r}: write NEAR/10, ATLEAST/2, title:, body: "
-                               "or lang:xx (a two-letter code)", token.line, token.column)
+        raise QuerySyntaxError(f"malformed operator {value!r}: write NEAR/10, NOT NEAR/10, ATLEAST/2, title:, "
+                               "body:, case: or lang:xx (a two-letter code)", token.line, token.column)
     return token
 
 
@@ -86,12 +92,16 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A word or quoted phrase; ``source`` is the term as written in the query."""
+    """A word or quoted phrase; ``source`` is the term as written in the query.
+
+    ``exact_case`` (``case:CSTO``): the words must be written in the text with the same
+    capitals as in ``source`` (accents and inflection are still ignored by the index)."""
 
     words: tuple[Word, ...]
     source: str
     line: int
     column: int
+    exact_case: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +122,17 @@ class Lang:
 
 @dataclass(frozen=True, slots=True)
 class Near:
-    """``left NEAR/n right``: both within ``distance`` words of each other, any order."""
+    """``left NEAR/n right``: both within ``distance`` words of each other, any order.
+
+    With ``exclude`` (``left NOT NEAR/n right``): the occurrences of ``left`` that have no
+    ``right`` within ``distance`` words (an excluded context, per occurrence)."""
 
     left: Node
     right: Node
     distance: int
     line: int
     column: int
+    exclude: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +199,18 @@ def parse_term(text: str, line: int = 1, column: int = 1) -> Term:
     return Term(tuple(out), text, line, column)
 
 
+CASE_PREFIX = "case:"
+
+
+def parse_listed_term(text: str) -> Term:
+    """A phrase of a topic's ``terms`` or an entity's ``aliases``; ``case:`` before it asks for
+    the same capitals (``case:CSTO``), as in a query."""
+    if text.startswith(CASE_PREFIX):
+        term = parse_term(text[len(CASE_PREFIX):])
+        return Term(term.words, term.source, term.line, term.column, exact_case=True)
+    return parse_term(text)
+
+
 def _operator_count(token: Token) -> int:
     return int(token.value.split("/", 1)[1])
 
@@ -221,8 +247,15 @@ class _Build(Transformer):
     def near_expr(self, children):
         node = children[0]
         for op, right in zip(children[1::2], children[2::2], strict=True):
-            node = Near(node, right, _operator_count(op), op.line, op.column)
+            node = Near(node, right, _operator_count(op), op.line, op.column, exclude=op.type == "NOTNEAR")
         return node
+
+    def case(self, children):
+        op, operand = children
+        if not isinstance(operand, Term):
+            raise QuerySyntaxError("case: goes before a word or a quoted phrase (case:CSTO, case:\"US Army\")",
+                                   op.line, op.column)
+        return Term(operand.words, operand.source, operand.line, operand.column, exact_case=True)
 
     def atleast(self, children):
         op, operand = children
@@ -279,7 +312,7 @@ def _check_positions(node: Node) -> None:
     if isinstance(node, Near | AtLeast):
         operands = (node.left, node.right) if isinstance(node, Near) else (node.operand,)
         if not all(is_positional(op) for op in operands):
-            name = "NEAR" if isinstance(node, Near) else "ATLEAST"
+            name = ("NOT NEAR" if node.exclude else "NEAR") if isinstance(node, Near) else "ATLEAST"
             raise QuerySyntaxError(f"{name} works on terms, phrases, @entities and OR-groups of them, "
                                    "not on AND, NOT or lang:", node.line, node.column)
     for child in _children(node):

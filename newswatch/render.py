@@ -82,11 +82,20 @@ def highlight_text(snippet: Snippet) -> str:
     return " ".join("".join(out).split())
 
 
-def also_reported(cluster: ClusterSummary, source: str) -> str:
-    """"also reported by A, B · 3 articles" for a story shown from ``source``."""
-    others = cluster.also_reported_by(source)
-    count = f"{cluster.size} articles in this story"
-    return f"also reported by {', '.join(others)} · {count}" if others else count
+LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "hy": "Armenian", "az": "Azerbaijani", "ka": "Georgian", "tr": "Turkish"}
+
+
+def also_reported(cluster: ClusterSummary, source: str, language: str | None = None) -> str:
+    """"also reported by A, B · also in Russian: C; Armenian: D · 5 articles" for a story
+    shown from ``source`` in ``language`` (editions in other languages named by language)."""
+    editions = dict(cluster.editions)
+    same = editions[language] if language in editions else cluster.outlets
+    parts = [f"also reported by {', '.join(others)}"] if (others := [o for o in same if o != source]) else []
+    if language in editions and (elsewhere := [
+        f"{LANGUAGE_NAMES.get(code, code)}: {', '.join(outlets)}" for code, outlets in cluster.editions if code != language
+    ]):
+        parts.append(f"also in {'; '.join(elsewhere)}")
+    return " · ".join([*parts, f"{cluster.size} articles in this story"])
 
 
 def web_url(url: str) -> str:
@@ -175,6 +184,7 @@ class Report:
     totals: dict[str, int] = field(default_factory=dict)
     chart: VolumeChart | None = None
     feeds_total: int = 0
+    feedback_url: str = ""  # the analyst workspace: each item links to its story page there
 
     @property
     def item_count(self) -> int:
@@ -193,6 +203,7 @@ def build_report(
     clusters: Iterable[ClusterSummary] = (),
     chart: VolumeChart | None = None,
     feeds_total: int = 0,
+    feedback_url: str = "",
 ) -> Report:
     """Group matched articles by topic, in the order of ``topics`` ((name, description) pairs).
 
@@ -204,7 +215,8 @@ def build_report(
         for name, description in topics
     )
     return Report(
-        title, start, end, generated_at, sections, tuple(failing_feeds), chart=chart, feeds_total=feeds_total
+        title, start, end, generated_at, sections, tuple(failing_feeds), chart=chart, feeds_total=feeds_total,
+        feedback_url=feedback_url,
     )
 
 

@@ -50,7 +50,7 @@ from newswatch.query import (
     Term,
     entity_refs,
     parse_query,
-    parse_term,
+    parse_listed_term,
 )
 from newswatch.render import StoryItem, clusters_by_article, collapse_stories
 from newswatch.text import analyse, words
@@ -81,9 +81,9 @@ def _plan(node: Node, entities: Mapping[str, Entity], fields: int = _TITLE | _BO
     it restricts nothing (a NOT, or an OR with one)."""
     if isinstance(node, Term):
         plans = [WordPlan(*_form(w.text, w.prefix), fields) for w in node.words]
-        return (plans[0], True) if len(plans) == 1 else (AllPlan(tuple(plans)), False)
+        return (plans[0], not node.exact_case) if len(plans) == 1 else (AllPlan(tuple(plans)), False)
     if isinstance(node, EntityRef):
-        return _plan(Or(tuple(parse_term(a) for a in entities[node.name].aliases)), entities, fields)
+        return _plan(Or(tuple(parse_listed_term(a) for a in entities[node.name].aliases)), entities, fields)
     if isinstance(node, Lang):
         return LangPlan(node.code), True
     if isinstance(node, Or):
@@ -94,7 +94,7 @@ def _plan(node: Node, entities: Mapping[str, Entity], fields: int = _TITLE | _BO
     if isinstance(node, And):
         return _all(node.operands, entities, fields)
     if isinstance(node, Near):
-        sub = _all((node.left, node.right), entities, fields)
+        sub = _all((node.left,) if node.exclude else (node.left, node.right), entities, fields)
         return sub and (sub[0], False)
     if isinstance(node, AtLeast):
         sub = _plan(node.operand, entities, fields)

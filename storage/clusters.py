@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from newswatch.models import Candidate, ClusterSummary, MemberRow, PageLine
+from newswatch.models import Candidate, ClusterSummary, Edition, MemberRow, PageLine
 from storage.bulk import rows_relation
 
 _MEMBER_COLUMNS = (
     ("article_id", "VARCHAR"), ("cluster_id", "VARCHAR"), ("source", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"),
     ("text_words", "INTEGER"), ("signature", "BLOB"), ("clustered_at", "TIMESTAMPTZ"), ("language", "VARCHAR"),
 )
+_EDITION_COLUMNS = (("cluster_id", "VARCHAR"), ("language", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("embedding", "FLOAT[]"))
 _LINE_COLUMNS = (("source", "VARCHAR"), ("line_hash", "BIGINT"), ("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"))
 _BAND_COLUMNS = (("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("keys", "BIGINT[]"))
 
@@ -135,6 +136,23 @@ def recurring_lines(
     return set(rows)
 
 
+def editions_between(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime) -> list[Edition]:
+    """Founders' editions seen between ``since`` and ``until``."""
+    rows = con.execute(
+        "SELECT cluster_id, language, seen_at, embedding FROM cluster_editions WHERE seen_at BETWEEN $1 AND $2",
+        [since, until],
+    ).fetchall()
+    return [Edition(*row) for row in rows]
+
+def add_editions(con: duckdb.DuckDBPyConnection, editions: Sequence[Edition]) -> None:
+    """Record the editions of new founders."""
+    if editions:
+        relation, params = rows_relation(
+            _EDITION_COLUMNS, [[e.cluster_id, e.language, e.seen_at, list(e.embedding)] for e in editions]
+        )
+        con.execute(f"INSERT INTO cluster_editions SELECT * FROM {relation}", params)
+
+
 def cluster_summaries(
     con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]
 ) -> dict[str, ClusterSummary]:
@@ -154,8 +172,18 @@ def cluster_summaries(
         """,
         [list(article_ids)],
     ).fetchall()
+    editions: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for cluster_id, language, outlets in con.execute(
+        "SELECT cluster_id, language, list(DISTINCT source ORDER BY source) FROM cluster_members"
+        " WHERE cluster_id IN (SELECT unnest($1::VARCHAR[])) AND language IS NOT NULL"
+        " GROUP BY cluster_id, language ORDER BY cluster_id, min(seen_at), language",
+        [[row[0] for row in rows]],
+    ).fetchall():
+        editions.setdefault(cluster_id, []).append((language, tuple(outlets)))
     return {
-        row[0]: ClusterSummary(*row[:6], tuple(row[6]), row[7], row[8], tuple(row[9]))
+        row[0]: ClusterSummary(
+            *row[:6], tuple(row[6]), row[7], row[8], tuple(row[9]), tuple(editions.get(row[0], ()))
+        )
         for row in rows
     }
 
@@ -226,3 +254,11 @@ class ClusterTables:
     def recurring_lines(self, lines: Sequence[PageLine], since: datetime, min_pages: int) -> set[tuple[str, int]]:
         """See :func:`recurring_lines`."""
         return recurring_lines(self._con, lines, since, min_pages)
+
+    def editions_between(self, since: datetime, until: datetime) -> list[Edition]:
+        """See :func:`editions_between`."""
+        return editions_between(self._con, since, until)
+
+    def add_editions(self, editions: Sequence[Edition]) -> None:
+        """See :func:`add_editions`."""
+        add_editions(self._con, editions)

@@ -51,7 +51,7 @@ _EXTRACTED_COLUMNS = (
 )
 _MATCH_COLUMNS = (
     ("article_id", "VARCHAR"), ("topic", "VARCHAR"), ("score", "DOUBLE"), ("terms", "VARCHAR[]"),
-    ("snippets", "JSON"), ("matched_at", "TIMESTAMPTZ"),
+    ("snippets", "JSON"), ("matched_at", "TIMESTAMPTZ"), ("reason", "VARCHAR"),
 )
 
 
@@ -339,7 +339,7 @@ class Database:
         with self.transaction():
             self.con.execute("DELETE FROM matches WHERE article_id IN (SELECT unnest(?))", [ids])
             rows = [
-                [article_id, m.topic, m.score, list(m.terms), snippets_json(m.snippets), at]
+                [article_id, m.topic, m.score, list(m.terms), snippets_json(m.snippets), at, m.reason]
                 for article_id, found in results.items()
                 for m in found
             ]

@@ -17,7 +17,7 @@ def matched_articles(
     rows = con.execute(
         """
         SELECT a.id, m.topic, m.score, m.terms, m.snippets, a.title, a.url, a.feed_name,
-               a.language, a.published_at, a.discovered_at, a.status
+               a.language, a.published_at, a.discovered_at, a.status, m.reason
         FROM matches m JOIN articles a ON a.id = m.article_id
         """
         + where_order,
@@ -27,7 +27,7 @@ def matched_articles(
         MatchedArticle(
             article_id=r[0], topic=r[1], score=r[2], terms=tuple(r[3]),
             snippets=snippets_from_json(r[4]), title=r[5], url=r[6], feed_name=r[7],
-            language=r[8], published_at=r[9], discovered_at=r[10], status=r[11],
+            language=r[8], published_at=r[9], discovered_at=r[10], status=r[11], reason=r[12],
         )
         for r in rows
     ]

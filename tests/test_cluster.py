@@ -15,10 +15,12 @@ import duckdb
 import pytest
 from cluster_testset import LabelledArticle, load_testset, pair_scores
 
+from newswatch import semantic
 from newswatch.cluster import StoryClusterer, shingle_hashes
 from newswatch.config import ClusterSettings
+from newswatch.editions import link_editions
 from newswatch.errors import ClusterParamsError
-from newswatch.models import ClusterInput
+from newswatch.models import ClusterInput, Edition
 from newswatch.text import folded_words
 from storage.clusters import cluster_summaries, clusters_to_send, mark_sent
 from storage.db import Database
@@ -339,3 +341,43 @@ def test_lines_an_outlet_repeats_on_its_pages_are_left_out(testset: list[Labelle
     chrome_elsewhere = replace(copy, id="elsewhere", source="Other outlet")
     assert assign(con, [chrome_elsewhere], StoryClusterer())["elsewhere"] == "elsewhere"
     assert con.execute("SELECT count(DISTINCT article_id) FROM page_lines").fetchone()[0] == len(others) + 3
+
+
+def test_editions_in_other_languages_join_the_story(testset: list[LabelledArticle]) -> None:
+    """With ``clusters.editions``, the Russian and Azerbaijani editions of a story join the English
+    one; an Azerbaijani story of the same day about something else stays apart."""
+    lang = {"peace-treaty-text-agreed": "en", "ru-peace-treaty-text-agreed": "ru",
+            "az-peace-treaty-text-agreed": "az", "az-aliyev-receives-eu-envoy": "az"}
+    items = [replace(i.article, language=lang[i.story]) for i in testset if i.story in lang]
+    con = open_store()
+    clusterer = StoryClusterer(ClusterSettings(editions=True))
+    assigned: dict[str, str] = {}
+    for article in items:
+        assigned |= assign(con, [article], clusterer)
+    story_of = {i.article.id: i.story for i in testset}
+    english = "peace-treaty-text-agreed#0"
+    for article_id, cluster in assigned.items():
+        expected = "az-aliyev-receives-eu-envoy#0" if story_of[article_id] == "az-aliyev-receives-eu-envoy" else english
+        assert cluster == expected, article_id
+    summary = cluster_summaries(con, [english])[english]
+    assert [language for language, _ in summary.editions] == ["en", "az", "ru"]  # by first seen
+    assert dict(summary.editions)["ru"] == ("Вестник Кавказа", "ТАСС")
+
+
+def test_an_edition_never_joins_a_story_that_has_its_language() -> None:
+    """A founder joins a story of another language, close in time, that has no edition in its
+    own language: two stories of one language are never joined through another language."""
+    lede = "Armenia and Azerbaijan agree on the text of a peace treaty\nAll seventeen articles were agreed."
+    at = datetime(2025, 6, 11, 10, tzinfo=UTC)
+    vector = semantic.embed([lede])[0].tolist()
+    settings = ClusterSettings(editions=True)
+
+    def founder_joins(stored: list[tuple[str, str]], language: str, seen: datetime = at) -> str:
+        with Database(open_store(), None).cluster_tables() as tables:
+            tables.add_editions([Edition(cluster, code, at, vector) for cluster, code in stored])
+            return link_editions(tables, ["new"], [(0, language, seen, lede)], settings)[0]
+
+    assert founder_joins([("story", "ru")], "hy") == "story"
+    assert founder_joins([("story", "en")], "en") == "new"
+    assert founder_joins([("story", "ru"), ("story", "hy")], "hy") == "new"
+    assert founder_joins([("story", "ru")], "hy", at + timedelta(hours=settings.edition_hours + 1)) == "new"

@@ -84,3 +84,22 @@ def test_summary_only_article_is_clustered_once_its_retries_are_over(site, tmp_p
         ).fetchall()
     assert [source for source, _ in members] == ["TASS", "Trend"]
     assert members[1][1] < members[0][1]  # only the feed summary was available
+
+
+def test_editions_in_other_languages_are_one_story_in_the_report(site, tmp_path):
+    english = syndicated("peace-treaty-text-agreed", hours_ago=12)[:1]  # APA
+    russian = syndicated("ru-peace-treaty-text-agreed", hours_ago=11.5)[:1]  # ТАСС
+    sources = write_sources(tmp_path, [
+        {"name": "APA", "url": site.add_feed("/apa.xml", [english[0][1]]), "language": "en"},
+        {"name": "ТАСС", "url": site.add_feed("/tass.xml", [russian[0][1]]), "language": "ru"},
+    ], clusters={"editions": True})
+    config = load_config(sources)
+    with open_database(config.settings.database) as db:
+        assert ingest(config, db).clustered == 2
+        built, html_path, text_path = report(config, db, *report_window(24), tmp_path / "reports")
+
+    section = next(s for s in built.sections if s.name == "peace accord")
+    assert [item.article.feed_name for item in section.items] == ["APA"]
+    line = "also in Russian: ТАСС · 2 articles in this story"
+    assert line in text_path.read_text(encoding="utf-8")
+    assert line in html_path.read_text(encoding="utf-8")

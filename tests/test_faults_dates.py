@@ -74,3 +74,32 @@ def test_wild_dates_cost_the_date_not_the_feed_and_every_item_is_reported_when_f
     assert digest.listed == len(CLAIMS)
     html = html_path.read_text(encoding="utf-8")
     assert all(a.title in html for a in articles)
+
+
+def test_undated_feed_items_take_the_page_own_time_never_a_sidebar_date(site, tmp_path):
+    """No date in the feed: the page's metadata gives the time (hour and zone kept); a page
+    whose only dates are in its sidebar is dated when it was found (not years back, out of
+    every report window)."""
+    from pathlib import Path
+
+    pages = Path(__file__).parent / "data" / "page_dates"
+    served = {"with-meta": "daily-meta.html", "visible-line": "herald-line.html", "sidebar-only": "review-none.html"}
+    for slug, page in served.items():
+        body = (pages / page).read_bytes()
+        site.route(f"/news/{slug}", lambda request, body=body: Response(body, content_type="text/html"))
+    items = "".join(f"<item><title>Story {slug}</title><link>{site.url}/news/{slug}</link>"
+                    "<description>Armenia and Azerbaijan talk about a peace treaty.</description></item>"
+                    for slug in served)
+    feed = site.route("/rss.xml", lambda request: Response(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>{items}</channel></rss>',
+        content_type="application/rss+xml"))
+    config = load_config(digest_sources(tmp_path, [{"name": "Undated", "url": feed, "language": "en"}],
+                                        [digest_entry(topics=["peace accord"])], mail_settings()))
+    with open_database(config.settings.database) as db:
+        ingest(config, db)
+        rows = db.con.execute("SELECT split_part(url, '/', -1), published_at, discovered_at, status FROM articles").fetchall()
+    dates = {slug: (published, found, status) for slug, published, found, status in rows}
+    assert all(status == "extracted" for _, _, status in dates.values())
+    assert dates["with-meta"][0] == datetime(2026, 3, 4, 9, 40, tzinfo=UTC)  # 13:40 +04:00
+    assert dates["visible-line"][0] == datetime(2026, 3, 4, 13, 5, tzinfo=UTC)  # 17:05 GMT+4
+    assert dates["sidebar-only"][0] is None  # not 2019 or 2018 from "Most read": the time found counts

@@ -59,6 +59,52 @@ def test_near_counts_words_between_in_either_order(between, distance, expected):
         assert (hits(f"peacekeep* NEAR/{distance} mandate", body=body) is not None) is expected
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("the CSTO summit in Minsk", True),
+        ("Jane Doe, CSTO (chief sales and technology officer) of the bank", False),  # its only CSTO is excluded
+        ("Jane Doe, CSTO (chief sales and technology officer) of the bank, wrote about the CSTO summit", True),
+        ("CSTO " + "word " * 6 + "officer", True),  # the excluded context is 6 words away, beyond 5
+    ],
+)
+def test_not_near_excludes_a_context_per_occurrence(body, expected):
+    assert (hits("CSTO NOT NEAR/5 (officer OR chief)", body=body) is not None) is expected
+
+
+def test_not_near_keeps_only_the_occurrences_outside_the_context():
+    found = hits("peacekeep* NOT NEAR/4 (UN OR Lebanon)", body="UN peacekeepers in Lebanon stayed. In Karabakh the Russian peacekeepers left.")
+    assert highlighted(found) == ["peacekeepers"]
+    assert found.snippets[0].text.index("Russian") < found.snippets[0].spans[0][0]
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "expected"),
+    [
+        ("case:CSTO", "the CSTO met", True),
+        ("case:CSTO", "csto.am, the ticket office", False),
+        ("case:CSTO", "Csto Holding", False),
+        ("case:KTMT", "KTMT-nin sammiti", True),  # endings after punctuation are other words
+        ('case:"Collective Security"', "collective security is a shared concern", False),
+        ('case:"Collective Secur*"', "the Collective Security Treaty", True),
+        ("case:ОДКБ", "саммит ОДКБ", True),
+    ],
+)
+def test_case_sensitive_terms_need_the_same_capitals(query, body, expected):
+    assert (hits(query, body=body) is not None) is expected
+
+
+def test_case_sensitive_topic_terms_and_entity_aliases():
+    matcher = compile_topics([Topic(name="t", terms={"en": ["case:CSTO"]}, min_score=0),
+                              Topic(name="u", query="@bloc", min_score=0)],
+                             {"bloc": Entity(name="CSTO", aliases=["case:CSTO", "Collective Security Treaty"])})
+    assert {m.topic for m in matcher.match("", "the CSTO summit", "en")} == {"t", "u"}
+    assert matcher.match("", "write to info@csto.example", "en") == []
+    assert [(m.topic, m.terms) for m in matcher.match("", "the collective security treaty", "en")] == [("u", ("@bloc",))]
+    with pytest.raises(ValueError, match="term 'case:CS\\*TO'"):
+        Topic(name="t", terms={"en": ["case:CS*TO"]})
+
+
 def test_near_nests_and_takes_or_groups():
     query = '(peacekeep* OR миротвор*) NEAR/2 (mandate OR мандат*)'
     assert hits(query, body="мандат российских миротворцев")

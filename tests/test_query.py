@@ -91,6 +91,10 @@ def test_keywords_need_a_word_boundary():
         ('""', 1, 1, "empty term"),
         ("   ", 1, 1, "empty query"),
         ("peace\n  AND (accord OR", 2, 17, "ends too early"),
+        ("case:@csto AND x", 1, 1, "case: goes before a word or a quoted phrase"),
+        ("a AND case:(b OR c)", 1, 7, "case: goes before a word"),
+        ("a NOT NEAR/3 (b AND c)", 1, 3, "NOT NEAR works on terms"),
+        ("a NOTNEAR/3 b", 1, 3, "malformed operator"),
     ],
 )
 def test_syntax_errors_report_line_and_column(query, line, column, reason):
