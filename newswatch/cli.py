@@ -91,6 +91,8 @@ alerts_app = typer.Typer(help="Immediate alerts to chat channels, webhooks and e
 app.add_typer(alerts_app, name="alerts")
 feedback_app = typer.Typer(help="Relevance feedback: not relevant, missed, list.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
+topics_app = typer.Typer(help="Watched topics: test one against feedback and labelled examples.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
 PIPED_WIDTH = 200
 
 
@@ -604,6 +606,39 @@ def feedback_list(
         table.add_row(format_time(item.created_at), item.kind.replace("_", " "), item.topic,
                       item.url or item.article_id, item.note, state)
     out.print(table)
+
+
+@topics_app.command("test")
+def topics_test(
+    topic: TopicArg,
+    labelled: Annotated[Path | None, typer.Option(help="also a labelled YAML file (id, lang, title, body, topics)")] = None,
+    sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Precision and recall of the topic as configured now, on all feedback (and --labelled
+    examples); for each miss and false alarm, which clauses of its query held."""
+    from newswatch.feedback import queued
+    from newswatch.topic_eval import evaluate_topic, feedback_examples, labelled_examples
+    from storage.db import open_reader
+
+    config, _ = _load(sources, db)
+    path = config.settings.database
+    items = [f for f in queued(path) if f.topic == topic]
+    articles = []
+    if path.exists():
+        with open_reader(path) as (database, _fresh):
+            items += database.feedback(topic)
+            articles = database.articles_by_id([f.article_id for f in items])
+    examples = feedback_examples(items, articles) + (labelled_examples(labelled, topic) if labelled else [])
+    result = evaluate_topic(config, topic, examples)
+    should = sum(1 for v in result.verdicts if v.example.expected)
+    out.print(f"{topic}: {len(examples)} examples ({should} should match): precision {result.precision:.3f},"
+              f" recall {result.recall:.3f}", highlight=False, markup=False)
+    for verdict in (v for v in result.verdicts if v.wrong):
+        kind = "missed" if verdict.example.expected else "false alarm"
+        out.print(f"\n{kind}: {verdict.example.title} [{verdict.example.ref}, {verdict.example.source}]",
+                  highlight=False, markup=False)
+        for name, held in verdict.clauses:
+            out.print(f"  {'held  ' if held else 'FAILED'}  {name}", highlight=False, markup=False)
 
 
 def main() -> None:

@@ -295,6 +295,16 @@ class Matcher:
             reasons.append(", ".join(list(context)[:3]) + " mentioned")
         return reasons
 
+    def clauses(self, name: str, title: str, body: str, language: str | None) -> list[bool]:
+        """Whether each clause of topic ``name`` (the operands of its query's top-level AND, or
+        the whole query) holds for this article, keywords only."""
+        texts = (title or "", body or "")
+        tokens = [tokenize(t) for t in texts]
+        ev = _Evaluator(self._index.find(tokens), texts, tokens, language)
+        node = next(topic.node for topic in self._topics if topic.name == name)
+        operands = node.operands if isinstance(node, And) else (node,)
+        return [ev.hit(op, _ALL_FIELDS) is not None for op in operands]
+
     def _meaning(self, texts: tuple[str, str]) -> dict[int, tuple[float, float]]:
         """Topic -> (similarity, score contribution) for topics whose examples the article is close to."""
         if self._semantic is None:

@@ -383,6 +383,12 @@ def parse_query(text: str) -> Node:
     return node
 
 
+def first_line(node: Node) -> int:
+    """The query line of the first term, entity or operator of ``node`` (1 when it has none)."""
+    own = [node.line] if isinstance(node, Term | EntityRef | Near | AtLeast) else []
+    return min([*own, *(first_line(child) for child in _children(node))], default=1)
+
+
 def entity_refs(node: Node) -> list[EntityRef]:
     """All ``@entity`` references in a query, in order."""
     if isinstance(node, EntityRef):

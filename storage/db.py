@@ -453,6 +453,14 @@ class Database:
         """Stored feedback, newest first (of one topic, or all)."""
         return feedback.listing(self.con, topic)
 
+    def articles_by_id(self, ids: Sequence[str]) -> list[ArticleForMatching]:
+        """The stored articles with these ids, as the matcher reads them."""
+        rows = self.con.execute(
+            "SELECT id, title, coalesce(text, summary, ''), language FROM articles WHERE id IN (SELECT unnest(?))",
+            [list(ids)],
+        ).fetchall()
+        return [ArticleForMatching(*row) for row in rows]
+
     def find_article(self, ref: str, url_id: str | None = None) -> tuple[str, str] | None:
         """(id, URL) of the stored article with id, URL or canonical URL ``ref`` (or id ``url_id``)."""
         return feedback.find_article(self.con, ref, url_id)
