@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,13 @@ import yaml
 from werkzeug import Request, Response
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A suite started in the background by a non-interactive shell (`cmd &`, as CI runners may do)
+# inherits SIGINT ignored, and so would every process it starts: Prefect's worker (which stops
+# by sending itself SIGINT on SIGTERM) and `prefect server start` would then never stop. Any
+# handler here is reset to the default in child processes when they start.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 NON_LOOPBACK_CONNECTS: list[object] = []
 
 
