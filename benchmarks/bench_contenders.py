@@ -55,6 +55,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO)]
 
 from corpus_server import CorpusSite, write_sources  # noqa: E402
+from save_results import save  # noqa: E402
 
 from flows.prefect_api import LocalServer, free_port  # noqa: E402
 from storage.db import open_database  # noqa: E402
@@ -334,10 +335,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     console = Console(width=None if sys.stdout.isatty() else 120)
     for table in tables(results):
         console.print(table)
-    path = args.json or HERE / "results" / f"contenders-{datetime.now():%Y%m%dT%H%M%S}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
-    console.print(f"results written to {path}")
+    save(results, "contenders", console, args.json)
     return results
 
 

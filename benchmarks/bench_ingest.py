@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import resource
@@ -43,6 +42,7 @@ from newswatch.prefect_env import configure_prefect  # noqa: E402
 configure_prefect()  # before Prefect is imported: analytics off, as in every newswatch entry point
 
 from corpus_server import CorpusSite, write_sources  # noqa: E402
+from save_results import save  # noqa: E402
 from prefect import flow  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -276,10 +276,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     console.print(table(results))
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
-    path = args.json or HERE / "results" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
-    console.print(f"results written to {path}")
+    save(results, "ingest", console, args.json)
     return results
 
 
