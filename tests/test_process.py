@@ -28,7 +28,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 # pool of parser processes in every `python -m newswatch` doubled their time on a busy machine;
 # the kill -9 test keeps the default pool.
 ARTICLES = [
-    Article(f"story-{i:02d}", f"CSTO story {i}", f"Story {i}: the CSTO met in Yerevan about its future.\n" * 6)
+    # on topic however the random filler of big_articles reads (it may spell "ceo" or "bank..."):
+    # the alliance is named next to the CSTO, as the topic asks in an article about companies
+    Article(f"story-{i:02d}", f"CSTO story {i}", f"Story {i}: the CSTO alliance met in Yerevan about its future.\n" * 6)
     for i in range(24)
 ]
 
