@@ -399,13 +399,13 @@ def sources_status(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 @sources_app.command("reset")
 def sources_reset(name: Annotated[str, typer.Argument(help="feed name")], sources: SourcesOpt = None, db: DbOpt = None) -> None:
     """Forget a feed's failures and Retry-After, so that the next run fetches it (e.g. a dead feed that is back)."""
-    from flows import configured
+    from storage.db import open_database
 
     config, path = _load(sources, db)
     if name not in {feed.name for feed in config.feeds}:
         known = ", ".join(feed.name for feed in config.feeds)
         raise typer.BadParameter(f"no feed named {plain(name)!r} in {path}; its feeds: {known}", param_hint="NAME")
-    with configured(sources, db) as (config, database):
+    with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as database:
         found = database.reset_feed_health(name)
     message = "health reset; the next run fetches it" if found else "never fetched yet; nothing to reset"
     out.print(f"{name}: {message}", markup=False)
