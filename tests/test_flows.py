@@ -6,6 +6,7 @@ import duckdb
 import pytest
 from conftest import UNRELATED, rss, sample_articles, write_sources
 from markupsafe import escape
+from waiting import wait_for
 from werkzeug import Response
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -72,8 +73,13 @@ def test_newswatch_info_lines_reach_the_flow_run_logs(site, tmp_path):
         {"name": "Daily", "url": site.add_feed("/rss.xml", sample_articles()[:1]), "language": "en"},
     ])
     state = ingest_flow(sources=str(sources), return_state=True)
-    APILogWorker.drain_all(timeout=10)
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
-    summaries = [log.message for log in logs if log.name == "newswatch.pipeline"]
-    assert any(m.startswith("ingest: 1 feeds ok") and "1 new articles" in m for m in summaries), summaries
+    run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+
+    def summaries() -> list[str]:  # log records reach the API in batches, later on a busy machine
+        APILogWorker.drain_all(timeout=10)
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(run)
+        return [log.message for log in logs if log.name == "newswatch.pipeline"
+                and log.message.startswith("ingest: 1 feeds ok") and "1 new articles" in log.message]
+
+    wait_for(summaries, "the ingest's summary line in the flow run's logs")

@@ -20,6 +20,7 @@ import duckdb
 import pytest
 from conftest import REPO, Article, article_html, write_sources
 from proc_tree import alive, command_line, descendants
+from waiting import wait_for
 from werkzeug import Response
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -124,13 +125,6 @@ def settled(site) -> int:
             return count
 
 
-def wait_for(condition, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-
-
 def assert_complete(database: Path) -> None:
     """Every article stored once, extracted once, matched once."""
     con = duckdb.connect(str(database), read_only=True)
@@ -149,7 +143,7 @@ def test_kill_9_during_ingest_then_rerun(site, tmp_path):
                             extract={"batch_size": 2}, http={"concurrency": 2})
     database = tmp_path / "data" / "newswatch.duckdb"
     victim = newswatch(sources)
-    wait_for(lambda: pages_served(site) >= 16)
+    wait_for(lambda: pages_served(site) >= 16, "16 pages served", every=0.05)
     victim.send_signal(signal.SIGKILL)
     code, _ = finish(victim)
     assert code == -signal.SIGKILL
@@ -171,17 +165,14 @@ def test_kill_9_leaves_no_process_behind(site, tmp_path):
     sources = write_sources(tmp_path, [{"name": "Daily", "url": slow_site(site, 0.3), "language": "en"}],
                             extract={"batch_size": 2, "workers": 2}, http={"concurrency": 2})
     victim = newswatch(sources, own_api=True)
-    wait_for(lambda: pages_served(site) >= 6, timeout=600)  # pages are being fetched and parsed
+    wait_for(lambda: pages_served(site) >= 6, "pages being fetched and parsed", every=0.05)
     tree = descendants(victim.pid)
     commands = [command_line(pid) for pid in tree]
     assert any("prefect.server.api.server:create_app" in c for c in commands), commands
     assert any("forkserver" in c for c in commands), commands  # the parser pool
     victim.send_signal(signal.SIGKILL)
     assert finish(victim)[0] == -signal.SIGKILL
-    deadline = time.monotonic() + 60
-    while alive(tree) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not alive(tree), [command_line(pid)[:150] for pid in alive(tree)]
+    wait_for(lambda: not alive(tree), f"every process of the killed run to end: {commands}", deadline=300)
 
 
 def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
@@ -196,7 +187,7 @@ def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
                             extract={"workers": 1})
     first = newswatch(sources)
     try:
-        wait_for(lambda: site.statuses("/rss.xml") == [200])  # the first run holds the database now
+        wait_for(lambda: site.statuses("/rss.xml") == [200], "the first run to hold the database", every=0.05)
         code, output = finish(newswatch(sources))
         assert code == 1, output
         assert "Storage error: another newswatch process is writing" in output and "newswatch.duckdb.lock" in output
@@ -204,7 +195,7 @@ def test_second_run_waits_or_exits_with_a_clear_message(site, tmp_path):
         assert code == 0 and "an ingest is running: showing the snapshot of" in output, output
         assert re.search(r"Daily\W+new\W+0\W+never", output), output
         waiting = newswatch(patient)
-        wait_for(lambda: "Beginning flow run" in output_of(waiting))  # now waiting for the lock
+        wait_for(lambda: "Beginning flow run" in output_of(waiting), "the second run to wait for the lock", every=0.05)
     finally:
         gate.set()
     code, output = finish(first)

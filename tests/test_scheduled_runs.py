@@ -11,8 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,26 +25,15 @@ from digest_helpers import CSTO_EN, WINE, digest_entry, digest_sources
 from proc_tree import alive, descendants
 from pytest_httpserver import HTTPServer
 from smtp_sink import SmtpServer, free_port
+from waiting import DEADLINE, wait_for
 from werkzeug import Request, Response
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
-DEADLINE = 900.0  # seconds any one awaited condition may take on a loaded machine
 EVERY_MINUTE = "* * * * *"
 SLOW_PAGE = Article("slow-csto", "CSTO: Yerevan asks the alliance for answers",
                     "Armenia asked the CSTO again why it did not help. " * 12)
 STUCK_PAGE = Article("stuck", "Tbilisi metro extends its night service",
                      "The Tbilisi metro will run until two in the morning on weekends. " * 12)
-
-
-def wait_for(condition: Callable[[], object], what: str, deadline: float = DEADLINE, every: float = 2.0) -> object:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what`` after ``deadline`` s."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"timed out after {deadline:g}s waiting for {what}")
 
 
 def flow_runs(api_url: str, deployment: str, state: str | None = None) -> list[dict]:
@@ -174,7 +162,7 @@ def start_server_and_worker(stack: Stack) -> None:
                             PREFECT_SERVER_ANALYTICS_ENABLED="false")
     stack.start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                            "--port", str(port)], server_env)
-    wait_for(lambda: _healthy(stack.api_url), "prefect server start to answer", every=1.0)
+    wait_for(lambda: _healthy(stack.api_url), "prefect server start to answer")
     env = client_env(stack.tmp, PREFECT_API_URL=stack.api_url)
     pool = "newswatch-e2e"
     project = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
@@ -292,7 +280,7 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
     stack.stuck_page.set()
     output = stack.log("serve")
     assert "Traceback" not in output and "Warning" not in output, output
-    wait_for(lambda: not alive(tree), "every process of serve to end", deadline=300, every=0.5)
+    wait_for(lambda: not alive(tree), "every process of serve to end", deadline=300)
     history = sqlite3.connect(stack.database.parent / "prefect" / "prefect.db")
     (state,) = history.execute("SELECT state_type FROM flow_run WHERE id = ?", (running[0]["id"],)).fetchone()
     history.close()
