@@ -29,9 +29,10 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (in their usual order), so that the quick ones fill the workers' last
-    minutes instead of one long test running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Tests that wait for the clock first, then the other slow ones, each in their usual order:
+    their waiting overlaps other work, and the quick tests fill the workers' last minutes instead
+    of one long test running alone at the end."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("clock") else 1 if item.get_closest_marker("slow") else 2)
 
 
 NON_LOOPBACK_CONNECTS: list[object] = []

@@ -28,7 +28,7 @@ from smtp_sink import SmtpServer, free_port
 from waiting import DEADLINE, wait_for
 from werkzeug import Request, Response
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.slow, pytest.mark.clock, pytest.mark.timeout(1500)]
 EVERY_MINUTE = "* * * * *"
 SLOW_PAGE = Article("slow-csto", "CSTO: Yerevan asks the alliance for answers",
                     "Armenia asked the CSTO again why it did not help. " * 12)
