@@ -236,6 +236,7 @@ class MemberRow:
     signature: bytes | None
     band_keys: Sequence[int]
     language: str | None = None
+    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
