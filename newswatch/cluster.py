@@ -238,15 +238,15 @@ class StoryClusterer:
             signed, [keys[i] for i in signed], [seen[i] for i in signed], batch.window
         ):
             sim = batch.similarity(cand.query, np.frombuffer(cand.signature, dtype="<u4"))
-            best = near[cand.query].get(cand.cluster_id, (0.0, ""))
-            if sim >= self.settings.near_threshold and (sim, cand.article_id) > best:
-                near[cand.query][cand.cluster_id] = (sim, cand.article_id)
-        stored = store.member_bodies(sorted({a for found in near.values() for _, a in found.values()}))
+            best = near[cand.query].get(cand.cluster_id, (0.0, "", cand.seen_at))
+            if sim >= self.settings.near_threshold and (sim, cand.article_id) > best[:2]:
+                near[cand.query][cand.cluster_id] = (sim, cand.article_id, _utc(cand.seen_at))
+        stored = store.member_bodies(sorted({a for found in near.values() for _, a, _ in found.values()}))
         stored_texts = {a: Passages.of(text, size) for a, text in stored.items()}
         links: dict[int, tuple[float, str]] = {}
         for query, found in near.items():
-            for (sim, article_id), cluster_id in sorted(((v, k) for k, v in found.items()), reverse=True):
-                if batch.same_story(query, stored_texts[article_id], sim):
+            for (sim, article_id, seen_at), cluster_id in sorted(((v, k) for k, v in found.items()), reverse=True):
+                if batch.same_story(query, stored_texts[article_id], sim, seen_at):
                     links[query] = (sim, cluster_id)
                     break
 
@@ -298,10 +298,16 @@ class _Batch:
         same = np.count_nonzero(self.signatures[article] == signature)
         return float(same) / self.settings.num_perm
 
-    def same_story(self, article: int, text: Passages, similarity: float) -> bool:
-        """Whether ``article`` and a text it is ``similarity`` alike to are one story (:mod:`newswatch.passages`)."""
+    def same_story(self, article: int, text: Passages, similarity: float, seen: datetime) -> bool:
+        """Whether ``article`` and a text it is ``similarity`` alike to, seen at ``seen``, are one story.
+
+        Under the threshold (a near miss: :mod:`newswatch.passages`), only within
+        ``settings.near_hours`` of each other: a heavily edited copy follows its story within
+        hours, a look-alike (the next briefing, the next meeting) comes a day or a week later.
+        """
         settings = self.settings
-        return similarity >= settings.near_threshold and same_story(
+        near = abs(self.seen[article] - seen) <= timedelta(hours=settings.near_hours)
+        return similarity >= (settings.near_threshold if near else settings.threshold) and same_story(
             self.texts[article], text, similarity, settings.threshold, settings.near_share
         )
 
@@ -318,7 +324,7 @@ class _Batch:
                     if (
                         not found.connected(a, b)
                         and abs(self.seen[a] - self.seen[b]) <= self.window
-                        and self.same_story(a, self.texts[b], self.similarity(a, self.signatures[b]))
+                        and self.same_story(a, self.texts[b], self.similarity(a, self.signatures[b]), self.seen[b])
                     ):
                         found.merge(a, b)
         return found.subsets()

@@ -166,10 +166,13 @@ class ClusterSettings(_Strict):
 
     threshold: float = Field(0.5, gt=0.0, le=1.0, description="estimated Jaccard needed to join")
     near_threshold: float = Field(
-        0.3, gt=0.0, le=1.0, description="estimated Jaccard from which a near miss is compared paragraph by paragraph"
+        0.2, gt=0.0, le=1.0, description="estimated Jaccard from which a near miss is compared paragraph by paragraph"
     )
     near_share: float = Field(
-        0.5, gt=0.0, le=1.0, description="share of the shorter text's words a near miss must share, in 2+ paragraphs"
+        0.4, gt=0.0, le=1.0, description="share of the shorter text's words a near miss must share, in 2+ paragraphs"
+    )
+    near_hours: float = Field(
+        12.0, ge=0.0, le=24 * 366, description="a near miss joins only an article seen this close in time"
     )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
     shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")

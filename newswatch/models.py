@@ -247,6 +247,7 @@ class Candidate:
     article_id: str
     cluster_id: str
     signature: bytes
+    seen_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ def band_candidates(
             FROM q JOIN cluster_bands b ON b.band_key = q.band_key
             WHERE b.seen_at >= $4 AND b.seen_at BETWEEN q.seen_at - $5 AND q.seen_at + $5
         )
-        SELECT hits.query, m.article_id, m.cluster_id, m.signature
+        SELECT hits.query, m.article_id, m.cluster_id, m.signature, m.seen_at
         FROM hits JOIN cluster_members m ON m.article_id = hits.article_id
         WHERE m.seen_at >= $4
         """,
