@@ -18,7 +18,7 @@ from functools import cached_property
 
 from newswatch.text import folded_words
 
-SHARED_LINE = 0.5  # a paragraph is shared when this share of its shingles is in the other text
+SHARED_LINE = 0.7  # a paragraph is found in the other text when most of its shingles are (one word changed in a short one is not)
 
 
 @dataclass(frozen=True)

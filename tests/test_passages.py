@@ -76,3 +76,11 @@ def test_one_shared_background_paragraph_is_not_one_story():
 def test_empty_texts():
     assert shared_paragraphs(text(), text(*STORY)) == (0, 0.0)
     assert not same_story(text(), text(*STORY), 0.3, 0.5, 0.4)
+
+
+def test_short_paragraphs_differing_in_a_word_are_not_found_in_each_other():
+    """A template repeated with another name in each short line (no number to tell them apart)."""
+    fresh = text(*["The CSTO met again (fresh) in Yerevan on Monday."] * 5)
+    late = text(*["The CSTO met again (late) in Yerevan on Monday."] * 5)
+    assert shared_paragraphs(fresh, late)[0] == 0
+    assert not same_story(fresh, late, 0.45, 0.5, 0.4)
