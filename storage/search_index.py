@@ -1,12 +1,18 @@
-"""The full-text search index: SQL over the tables of migration 160_search_index.sql.
+"""The full-text search index: SQL over the tables of migrations 160_search_index.sql and
+195_search_lookup_prefixes.sql.
 
 Words are analysed by the caller (``newswatch.search.index_postings``) exactly as the topic
 matcher analyses them, so the index finds every article the matcher could match. Postings are
 kept per *segment*:
 each call of :func:`index_pending` (once per ingest batch) writes one segment with one row per
 distinct word form, and :func:`merge_segments` merges ten segments of one tier into one of the
-next, up to :data:`MAX_MERGED_DOCS` articles, so a word costs a few dozen rows to look up
+next, up to :data:`MAX_MERGED_DOCS` articles, so a word costs one row per segment to look up
 however large the archive grows, and indexing never rewrites more than it merges.
+
+A query (:func:`candidates`) costs two statements: one reads the posting lists of its words
+from every segment (found by integer comparisons, see :class:`_Postings`), which are then
+combined in arrays (AND, OR, NOT, scores); one joins the docs found with ``search_docs`` to
+drop dead versions, apply the filters, count and order them.
 
 Every function runs inside the caller's transaction; none begins or commits one.
 """
@@ -196,11 +202,12 @@ def _by_doc(docs: np.ndarray, scores: np.ndarray) -> Hits:
 
 class _Postings:
     """The postings of every word of a plan, read from all segments in one statement, and the plan
-    evaluated on them as arrays (no per-part SQL: a query costs one read of its lists).
+    evaluated on them as arrays (no SQL per part of the plan).
 
     Each word is read by the number made of the first bytes of its stem, each prefix by the range
     of numbers of the word forms it starts (:func:`prefix_range`), so the min-max zone maps of
-    each segment (written in key order) skip most row groups and the rest compare integers.
+    each segment (written in key order) skip most row groups and the rest compare integers, not
+    compressed strings (four times cheaper); only rows of longer strings compare the strings.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, plan: SearchPlan) -> None:
