@@ -326,14 +326,14 @@ def candidates(
 def articles_to_check(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple]:
     """(id, title, text, language, feed, url, published, discovered, status) of stored articles.
 
-    Long texts are ZSTD-compressed: a lookup through the primary key decompresses a block per
-    row, a ``rowid`` semi-join each block once (several times faster).
+    ``id = ANY(list)`` reads the texts of the rows found only; a ``rowid`` semi-join reads far more
+    of the compressed text column (measured on 100k articles with hashed ids: 11 ms of CPU against
+    170 ms for 20 articles not read before, 4 ms against 7 ms when they were).
     """
     rows = con.execute(
         """
         SELECT id, title, coalesce(text, summary), language, feed_name, url, published_at, discovered_at, status
-        FROM articles
-        WHERE rowid IN (SELECT rowid FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[])))
+        FROM articles WHERE id = ANY(?::VARCHAR[])
         """,
         [list(ids)],
     ).fetchall()
