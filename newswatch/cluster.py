@@ -47,7 +47,13 @@ _SCHEME = "affine32"
 # LSH band layout weighted towards recall: every candidate is verified against its stored
 # signature anyway, so a false candidate only costs a comparison.
 _LSH_WEIGHTS = (0.1, 0.9)
+# Bands tuned for at least this similarity: 32 bands of 2 rows, as many band rows as a 0.5
+# threshold needs, still find 87% of the pairs at 0.25 (near misses, :mod:`newswatch.passages`).
+_BANDING_FLOOR = 0.3
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # odd multiplier (the 64-bit FNV prime)
+
+
+_NOT_READ = Passages((), 1)  # the stored text of a match the estimate decides alone
 
 
 class ClusterStore(EditionStore, Protocol):
@@ -159,7 +165,7 @@ class StoryClusterer:
         self.settings = settings or ClusterSettings()
         self._clock = clock
         lsh = MinHashLSH(
-            threshold=min(self.settings.near_threshold, self.settings.threshold),
+            threshold=min(self.settings.threshold, max(self.settings.near_threshold, _BANDING_FLOOR)),
             num_perm=self.settings.num_perm,
             weights=_LSH_WEIGHTS,
         )
@@ -241,12 +247,17 @@ class StoryClusterer:
             best = near[cand.query].get(cand.cluster_id, (0.0, "", cand.seen_at))
             if sim >= self.settings.near_threshold and (sim, cand.article_id) > best[:2]:
                 near[cand.query][cand.cluster_id] = (sim, cand.article_id, _utc(cand.seen_at))
-        stored = store.member_bodies(sorted({a for found in near.values() for _, a, _ in found.values()}))
+        # A stored text is read where it can change the verdict: under the threshold, or for
+        # an article with numbers (:func:`newswatch.passages.numbers_differ`).
+        stored = store.member_bodies(sorted({
+            a for query, found in near.items() for sim, a, _ in found.values()
+            if sim < self.settings.threshold or texts[query].numbers
+        }))
         stored_texts = {a: Passages.of(text, size) for a, text in stored.items()}
         links: dict[int, tuple[float, str]] = {}
         for query, found in near.items():
             for (sim, article_id, seen_at), cluster_id in sorted(((v, k) for k, v in found.items()), reverse=True):
-                if batch.same_story(query, stored_texts[article_id], sim, seen_at):
+                if batch.same_story(query, stored_texts.get(article_id, _NOT_READ), sim, seen_at):
                     links[query] = (sim, cluster_id)
                     break
 
