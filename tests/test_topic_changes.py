@@ -4,6 +4,7 @@ ingest refusing a change that loses verdicts, ``topics accept`` (real DuckDB, re
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,10 +128,8 @@ def test_flips_say_which_way_and_a_description_is_no_change(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_server")
-def test_the_ingest_command_refuses_a_change_that_loses_verdicts_with_one_line(site, tmp_path):
-    from typer.testing import CliRunner
-
-    from newswatch.cli import app
+def test_the_ingest_command_refuses_a_change_that_loses_verdicts_with_exit_2(site, tmp_path):
+    from prefect.settings import get_current_settings
 
     sources = write_sources(tmp_path, [{"name": "Daily", "url": site.add_feed("/rss.xml", [TREATY]), "language": "en"}])
     config = load_config(sources)
@@ -139,9 +138,10 @@ def test_the_ingest_command_refuses_a_change_that_loses_verdicts_with_one_line(s
         url = db.con.execute("SELECT url FROM articles").fetchone()[0]
     record(config.settings.database, "missed", "peace accord", url)
     _edit(sources, "peace accord", min_score=50)
-    result = CliRunner().invoke(app, ["ingest", "--sources", str(sources)])
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit)
+    env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url), "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "newswatch", "ingest", "--sources", str(sources)],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Topic change not accepted" in result.stderr
     assert "1 confirmed matches lost" in result.stderr and "newswatch topics accept 'peace accord'" in result.stderr
     assert _matched(config) == {TREATY.title}
