@@ -2,13 +2,14 @@
 from the HTML report and the e-mail digest, and the share of dates right to the hour.
 
     uv run python benchmarks/eval_relevance.py [--part tuning|heldout|both] [--json FILE]
-                                               [--semantic]
+                                               [--semantic] [--set relevance|relevance2]
 
 Each part is served on loopback as feeds and article pages: the tuning part
 (``tests/labelled/articles.yaml``, on the tuning outlets of ``tests/tuning_layouts.py``, with
 dates assigned in turn: feed and page, page only, feed only, none) and the held-out part
-(``tests/heldout/relevance.yaml`` on the outlets of ``tests/heldout/layouts.py``, with its own
-dates), each in a fresh database. Then the real commands run, as users run them:
+(``tests/heldout/relevance.yaml``, or the second set ``relevance2.yaml`` with ``--set
+relevance2``, on the outlets of ``tests/heldout/layouts.py``, with its own dates), each in a
+fresh database. Then the real commands run, as users run them:
 ``newswatch ingest``, ``newswatch report`` and ``newswatch digest send --dry-run`` (the shipped
 topics, entities and digest of ``sources.yaml``; the digest's ``max_items`` is lifted so that
 no story is cut for volume). Figures are read back from the stored matches (per article) and
@@ -43,7 +44,8 @@ from lxml import html as lxml_html
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 TUNING = REPO / "tests" / "labelled" / "articles.yaml"
-HELDOUT = REPO / "tests" / "heldout" / "relevance.yaml"
+HELDOUT = REPO / "tests" / "heldout"
+HELDOUT_SETS = ("relevance", "relevance2")  # tests/heldout/<name>.yaml, written by different authors
 DIGEST = "morning-brief"
 HOUR = timedelta(hours=1)
 
@@ -84,11 +86,11 @@ def tuning_items(now: datetime) -> tuple[list[dict], Render]:
     return items, layouts.render_page
 
 
-def heldout_items() -> tuple[list[dict], Render]:
-    """The held-out set as served items (read only here, to be served and scored)."""
-    layouts = _module(REPO / "tests" / "heldout" / "layouts.py", "heldout_layouts")
+def heldout_items(path: Path) -> tuple[list[dict], Render]:
+    """A held-out set as served items (read only here, to be served and scored)."""
+    layouts = _module(HELDOUT / "layouts.py", "heldout_layouts")
     items = []
-    for entry in yaml.safe_load(HELDOUT.read_text(encoding="utf-8")):
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8")):
         items.append({
             "id": entry["id"], "lang": entry["lang"], "title": entry["title"],
             "paragraphs": [p.strip() for p in entry["body"].split("\n\n") if p.strip()],
@@ -372,17 +374,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("tuning", "heldout", "both"), default="both")
     parser.add_argument("--semantic", action="store_true", help="also measure matching by meaning (effect, speed)")
+    parser.add_argument("--set", choices=HELDOUT_SETS, default="relevance",
+                        help="which held-out file the held-out part reads (tests/heldout/SET.yaml)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
+    heldout = HELDOUT / f"{args.set}.yaml"
     now = datetime.now(UTC)
     parts = {}
     if args.part in ("tuning", "both"):
         parts["tuning"] = tuning_items(now)
     if args.part in ("heldout", "both"):
-        if HELDOUT.exists():
-            parts["heldout"] = heldout_items()
+        if heldout.exists():
+            parts["heldout"] = heldout_items(heldout)
         else:
-            print(f"no held-out set at {HELDOUT.relative_to(REPO)}: tuning part only")
+            print(f"no held-out set at {heldout.relative_to(REPO)}: tuning part only")
     results = {}
     for name, (items, render) in parts.items():
         results[name] = evaluate(name, items, render, args.semantic)
