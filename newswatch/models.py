@@ -442,6 +442,19 @@ class Feedback:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicVersion:
+    """An accepted version of a topic: what decides its matches (``definition``, JSON), when and
+    how it was accepted (first version, no verdict lost, accepted by operator)."""
+
+    topic: str
+    fingerprint: str
+    definition: str
+    accepted_at: datetime
+    how: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TopicVolume:
     """How much a topic matched: in the last day, week and in all, and when it last did."""
 
