@@ -213,8 +213,9 @@ def replicate(db, base: Path, copies: int) -> dict:
             db.con.execute(f"INSERT INTO articles SELECT {', '.join(renamed.get(c, c) for c in columns)} FROM base.articles")
             db.con.execute(f"INSERT INTO search_docs SELECT doc + {k * docs}, article_id || '-{k}', feed_name, language,"
                            " seen_at, live FROM base.search_docs")
-            db.con.execute(f"INSERT INTO search_postings SELECT segment + {k * segments}, key, word,"
-                           f" list_transform(docs, lambda d: d + {k * docs}), impacts, fields FROM base.search_postings")
+            db.con.execute(f"INSERT INTO search_postings SELECT segment + {k * segments}, key, word, key_prefix,"
+                           f" word_prefix, list_transform(docs, lambda d: d + {k * docs}), impacts, fields"
+                           " FROM base.search_postings")
             db.con.execute(f"INSERT INTO search_segments SELECT segment + {k * segments}, tier, first_doc + {k * docs},"
                            f" last_doc + {k * docs}, docs, created_at FROM base.search_segments")
             db.con.execute("INSERT INTO search_state SELECT * FROM base.search_state ON CONFLICT DO NOTHING")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -28,6 +28,9 @@ from newswatch.errors import ConfigError, DeliveryError, FeedbackError, Newswatc
 from newswatch.prefect_env import configure_prefect
 from newswatch.redact import redact_text, redact_url
 from newswatch.text import one_line
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 
 class Commands(TyperGroup):
@@ -91,7 +94,8 @@ alerts_app = typer.Typer(help="Immediate alerts to chat channels, webhooks and e
 app.add_typer(alerts_app, name="alerts")
 feedback_app = typer.Typer(help="Relevance feedback: not relevant, missed, list.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
-topics_app = typer.Typer(help="Watched topics: test one against feedback and labelled examples.", no_args_is_help=True)
+topics_app = typer.Typer(help="Watched topics: test one against feedback and labelled examples; check and accept changes.",
+                         no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 PIPED_WIDTH = 200
 
@@ -608,37 +612,120 @@ def feedback_list(
     out.print(table)
 
 
-@topics_app.command("test")
-def topics_test(
-    topic: TopicArg,
-    labelled: Annotated[Path | None, typer.Option(help="also a labelled YAML file (id, lang, title, body, topics)")] = None,
-    sources: SourcesOpt = None, db: DbOpt = None,
-) -> None:
-    """Precision and recall of the topic as configured now, on all feedback (and --labelled
-    examples); for each miss and false alarm, which clauses of its query held."""
+LabelledOpt = Annotated[Path | None, typer.Option(help="also a labelled YAML file (id, lang, title, body, topics)")]
+
+
+def _examples(database: Database | None, path: Path, topic: str, labelled: Path | None) -> list:
+    """The analysts' verdicts on ``topic`` (stored and queued) and the labelled examples."""
     from newswatch.feedback import queued
-    from newswatch.topic_eval import evaluate_topic, feedback_examples, labelled_examples
+    from newswatch.topic_changes import feedback_of
+    from newswatch.topic_eval import labelled_examples
+
+    found = feedback_of(database, topic, [f for f in queued(path) if f.topic == topic]) if database else []
+    return found + (labelled_examples(labelled, topic) if labelled else [])
+
+
+@contextmanager
+def _reader_if_any(path: Path) -> Iterator[Database | None]:
+    """The database read-only (or its snapshot), or None when there is none yet."""
     from storage.db import open_reader
 
+    if not path.exists():
+        yield None
+        return
+    with open_reader(path) as (database, _fresh):
+        yield database
+
+
+def _say(text: str) -> None:
+    out.print(text, highlight=False, markup=False)
+
+
+def _print_verdict(kind: str, verdict) -> None:
+    _say(f"\n{kind}: {verdict.example.title} [{verdict.example.ref}, {verdict.example.source}]")
+    for name, held in verdict.clauses:
+        _say(f"  {'held  ' if held else 'FAILED'}  {name}")
+
+
+@topics_app.command("test")
+def topics_test(topic: TopicArg, labelled: LabelledOpt = None, sources: SourcesOpt = None, db: DbOpt = None) -> None:
+    """Precision and recall of the topic as configured now, on all feedback (and --labelled
+    examples); for each miss and false alarm, which clauses of its query held."""
+    from newswatch.topic_eval import evaluate_topic
+
     config, _ = _load(sources, db)
-    path = config.settings.database
-    items = [f for f in queued(path) if f.topic == topic]
-    articles = []
-    if path.exists():
-        with open_reader(path) as (database, _fresh):
-            items += database.feedback(topic)
-            articles = database.articles_by_id([f.article_id for f in items])
-    examples = feedback_examples(items, articles) + (labelled_examples(labelled, topic) if labelled else [])
+    with _reader_if_any(config.settings.database) as database:
+        examples = _examples(database, config.settings.database, topic, labelled)
     result = evaluate_topic(config, topic, examples)
     should = sum(1 for v in result.verdicts if v.example.expected)
-    out.print(f"{topic}: {len(examples)} examples ({should} should match): precision {result.precision:.3f},"
-              f" recall {result.recall:.3f}", highlight=False, markup=False)
+    _say(f"{topic}: {len(examples)} examples ({should} should match): precision {result.precision:.3f},"
+         f" recall {result.recall:.3f}")
     for verdict in (v for v in result.verdicts if v.wrong):
-        kind = "missed" if verdict.example.expected else "false alarm"
-        out.print(f"\n{kind}: {verdict.example.title} [{verdict.example.ref}, {verdict.example.source}]",
-                  highlight=False, markup=False)
-        for name, held in verdict.clauses:
-            out.print(f"  {'held  ' if held else 'FAILED'}  {name}", highlight=False, markup=False)
+        _print_verdict("missed" if verdict.example.expected else "false alarm", verdict)
+
+
+@topics_app.command("check")
+def topics_check(
+    topic: Annotated[list[str] | None, typer.Argument(help="topic names \\[default: all]")] = None,
+    labelled: LabelledOpt = None, sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Compare each topic changed in sources.yaml since its last accepted version with that
+    version, on all feedback (and --labelled examples): precision and recall before -> after,
+    and the examples that flip. Exit 2 when a change gets analysts' verdicts wrong that the
+    accepted version had right (ingest refuses it until `topics accept`)."""
+    from newswatch.errors import TopicChangeRefused
+    from newswatch.text import format_time
+    from newswatch.topic_changes import compare, describe_refusal
+    from newswatch.topic_eval import configured_topic
+
+    config, _ = _load(sources, db)
+    names = topic or [t.name for t in config.topics]
+    refused = []
+    with _reader_if_any(config.settings.database) as database:
+        accepted = database.topic_versions() if database else {}
+        for name in names:
+            change = compare(config, configured_topic(config, name), accepted.get(name),
+                             _examples(database, config.settings.database, name, labelled))
+            after = change.after
+            if change.accepted is None:
+                _say(f"{name}: no version accepted yet (the next ingest accepts it); on {len(after.verdicts)}"
+                     f" examples: precision {after.precision:.3f}, recall {after.recall:.3f}")
+                continue
+            when = f"{format_time(change.accepted.accepted_at)} ({change.accepted.how})"
+            if not change.changed:
+                _say(f"{name}: unchanged since the version accepted {when}")
+                continue
+            before = change.before
+            _say(f"{name}: changed since the version accepted {when}; on {len(after.verdicts)} examples:"
+                 f" precision {before.precision:.3f} -> {after.precision:.3f},"
+                 f" recall {before.recall:.3f} -> {after.recall:.3f}; {len(change.flips)} flip,"
+                 f" {len(change.regressions)} from right to wrong")
+            for flip in change.flips:
+                now_matched = "now matched" if flip.after.matched else "now missed"
+                _print_verdict(f"{'WRONG' if flip.regression else 'right'} ({now_matched})", flip.after)
+            if change.regressions:
+                refused.append(change)
+    if refused:
+        raise TopicChangeRefused([describe_refusal(change) for change in refused])
+
+
+@topics_app.command("accept")
+def topics_accept(
+    topic: Annotated[list[str], typer.Argument(help="topic names")],
+    note: NoteOpt = "", sources: SourcesOpt = None, db: DbOpt = None,
+) -> None:
+    """Accept the topics as they are now in sources.yaml, whatever verdicts they change: the
+    next ingest re-matches the archive with them."""
+    from newswatch.topic_changes import BY_OPERATOR, version_of
+    from newswatch.topic_eval import configured_topic
+    from storage.db import open_database
+
+    config, _ = _load(sources, db)
+    versions = [version_of(configured_topic(config, name), config.entities, BY_OPERATOR, note) for name in topic]
+    with open_database(config.settings.database) as database:
+        database.accept_topic_versions(versions)
+    for version in versions:
+        _say(f"accepted: {version.topic} (version {version.fingerprint})")
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from newswatch import editions
 from newswatch.editions import EditionStore
 from newswatch.errors import ClusterParamsError
 from newswatch.models import Candidate, ClusterInput, MemberRow, PageLine
+from newswatch.passages import Passages, same_story
 from newswatch.text import folded_words
 
 _SEED = 1
@@ -46,7 +47,13 @@ _SCHEME = "affine32"
 # LSH band layout weighted towards recall: every candidate is verified against its stored
 # signature anyway, so a false candidate only costs a comparison.
 _LSH_WEIGHTS = (0.1, 0.9)
+# Bands tuned for at least this similarity: 32 bands of 2 rows, as many band rows as a 0.5
+# threshold needs, still find 87% of the pairs at 0.25 (near misses, :mod:`newswatch.passages`).
+_BANDING_FLOOR = 0.3
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # odd multiplier (the 64-bit FNV prime)
+
+
+_NOT_READ = Passages((), 1)  # the stored text of a match the estimate decides alone
 
 
 class ClusterStore(EditionStore, Protocol):
@@ -64,6 +71,10 @@ class ClusterStore(EditionStore, Protocol):
         self, queries: Sequence[int], band_keys: Sequence[Sequence[int]], seen_at: Sequence[datetime], window: timedelta
     ) -> list[Candidate]:
         """Stored members sharing a band key with a query, seen within ``window`` of it."""
+        ...
+
+    def member_bodies(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The compared text of each of ``article_ids`` ('' for members stored without it)."""
         ...
 
     def add_members(self, members: Sequence[MemberRow], clustered_at: datetime) -> None:
@@ -154,7 +165,7 @@ class StoryClusterer:
         self.settings = settings or ClusterSettings()
         self._clock = clock
         lsh = MinHashLSH(
-            threshold=self.settings.threshold,
+            threshold=min(self.settings.threshold, max(self.settings.near_threshold, _BANDING_FLOOR)),
             num_perm=self.settings.num_perm,
             weights=_LSH_WEIGHTS,
         )
@@ -223,18 +234,32 @@ class StoryClusterer:
         if signed:
             sigs[signed] = self.signatures([tokens[i] for i in signed])
         keys = band_keys(sigs, bands, rows).tolist()
-        batch = _Batch(sigs, seen, self.settings)
+        size = self.settings.shingle_words
+        texts = [Passages.of(body or a.title or "", size) for body, a in zip(bodies, new, strict=True)]
+        batch = _Batch(sigs, seen, texts, self.settings)
 
-        # The best stored cluster each new article matches.
-        links: dict[int, tuple[float, str]] = {}
+        # The best stored cluster each new article is confirmed to belong to.
+        near: dict[int, dict[str, tuple[float, str]]] = defaultdict(dict)
         for cand in store.band_candidates(
             signed, [keys[i] for i in signed], [seen[i] for i in signed], batch.window
         ):
             sim = batch.similarity(cand.query, np.frombuffer(cand.signature, dtype="<u4"))
-            if sim >= self.settings.threshold and (sim, cand.cluster_id) > links.get(
-                cand.query, (0.0, "")
-            ):
-                links[cand.query] = (sim, cand.cluster_id)
+            best = near[cand.query].get(cand.cluster_id, (0.0, "", cand.seen_at))
+            if sim >= self.settings.near_threshold and (sim, cand.article_id) > best[:2]:
+                near[cand.query][cand.cluster_id] = (sim, cand.article_id, _utc(cand.seen_at))
+        # A stored text is read where it can change the verdict: under the threshold, or for
+        # an article with numbers (:func:`newswatch.passages.numbers_differ`).
+        stored = store.member_bodies(sorted({
+            a for query, found in near.items() for sim, a, _ in found.values()
+            if sim < self.settings.threshold or texts[query].numbers
+        }))
+        stored_texts = {a: Passages.of(text, size) for a, text in stored.items()}
+        links: dict[int, tuple[float, str]] = {}
+        for query, found in near.items():
+            for (sim, article_id, seen_at), cluster_id in sorted(((v, k) for k, v in found.items()), reverse=True):
+                if batch.same_story(query, stored_texts.get(article_id, _NOT_READ), sim, seen_at):
+                    links[query] = (sim, cluster_id)
+                    break
 
         subsets = batch.components({i: keys[i] for i in signed})
         best = [max((links[i] for i in subset if i in links), default=None) for subset in subsets]
@@ -256,6 +281,7 @@ class StoryClusterer:
                 signature=sigs[i].tobytes() if tokens[i] else None,
                 band_keys=keys[i] if tokens[i] else [],
                 language=new[i].language,
+                body=bodies[i],
             )
             for subset, cluster_id in zip(subsets, clusters, strict=True)
             for i in subset
@@ -271,6 +297,7 @@ class _Batch:
 
     signatures: np.ndarray
     seen: Sequence[datetime]
+    texts: Sequence[Passages]
     settings: ClusterSettings
 
     @property
@@ -281,6 +308,19 @@ class _Batch:
         """Jaccard similarity estimated from the signatures."""
         same = np.count_nonzero(self.signatures[article] == signature)
         return float(same) / self.settings.num_perm
+
+    def same_story(self, article: int, text: Passages, similarity: float, seen: datetime) -> bool:
+        """Whether ``article`` and a text it is ``similarity`` alike to, seen at ``seen``, are one story.
+
+        Under the threshold (a near miss: :mod:`newswatch.passages`), only within
+        ``settings.near_hours`` of each other: a heavily edited copy follows its story within
+        hours, a look-alike (the next briefing, the next meeting) comes a day or a week later.
+        """
+        settings = self.settings
+        near = abs(self.seen[article] - seen) <= timedelta(hours=settings.near_hours)
+        return similarity >= (settings.near_threshold if near else settings.threshold) and same_story(
+            self.texts[article], text, similarity, settings.threshold, settings.near_share
+        )
 
     def components(self, keys: dict[int, list[int]]) -> list[set[int]]:
         """Groups of batch articles (union-find over verified pairs sharing a band key)."""
@@ -295,7 +335,7 @@ class _Batch:
                     if (
                         not found.connected(a, b)
                         and abs(self.seen[a] - self.seen[b]) <= self.window
-                        and self.similarity(a, self.signatures[b]) >= self.settings.threshold
+                        and self.same_story(a, self.texts[b], self.similarity(a, self.signatures[b]), self.seen[b])
                     ):
                         found.merge(a, b)
         return found.subsets()

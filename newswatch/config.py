@@ -165,6 +165,15 @@ class ClusterSettings(_Strict):
     """Tuning of near-duplicate detection (defaults tuned on tests/data/cluster_testset.json)."""
 
     threshold: float = Field(0.5, gt=0.0, le=1.0, description="estimated Jaccard needed to join")
+    near_threshold: float = Field(
+        0.2, gt=0.0, le=1.0, description="estimated Jaccard from which a near miss is compared paragraph by paragraph"
+    )
+    near_share: float = Field(
+        0.4, gt=0.0, le=1.0, description="share of the shorter text's words a near miss must share, in 2+ paragraphs"
+    )
+    near_hours: float = Field(
+        12.0, ge=0.0, le=24 * 366, description="a near miss joins only an article seen this close in time"
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
     shingle_words: int = Field(3, ge=1, le=12, description="words per shingle")
     window_days: float = Field(14.0, gt=0.0, le=366, description="only articles this close in time match")

@@ -6,7 +6,8 @@ that it prints before the error's own message (see ``newswatch.cli``). Hierarchy
     NewswatchError                 1  anything newswatch reports to the operator
     ├── ConfigError                2  sources.yaml is invalid: "file:line: field: problem" lines
     │   ├── QuerySyntaxError       2  a topic query or term that cannot be parsed (also ValueError)
-    │   └── TopicError             2  a topic that cannot be compiled (also ValueError)
+    │   ├── TopicError             2  a topic that cannot be compiled (also ValueError)
+    │   └── TopicChangeRefused     2  a changed topic gets analysts' verdicts wrong that its accepted version had right
     ├── StorageError               1  the database cannot be opened or written
     │   └── ClusterParamsError     1  stored story clusters were computed with other settings
     ├── FetchError                 1  a URL could not be fetched within the limits
@@ -70,6 +71,13 @@ class TopicError(ConfigError, ValueError):
 
     def __init__(self, message: str):
         super().__init__([message])
+
+
+class TopicChangeRefused(ConfigError):
+    """A changed topic gets analysts' verdicts wrong that its accepted version had right (one
+    line per topic); ``newswatch topics accept`` lets it take effect."""
+
+    summary = "Topic change not accepted"
 
 
 class StorageError(NewswatchError):

@@ -46,8 +46,9 @@ log = logging.getLogger("newswatch.match")
 # Bump when matching behaviour changes, so stored articles are re-matched.
 MATCHER_VERSION = 2  # 2: reasons in words
 
-_FIELDS = ("title", "body")
 _TITLE, _BODY = 0, 1
+_IN_FIELD = {"title": _TITLE, "body": _BODY, "lede": _BODY}  # what title:, body:, lede: look in
+LEDE_WORDS = 60  # lede: the body's first words, where a news story says what it is about
 _ALL_FIELDS = frozenset((_TITLE, _BODY))
 _WEIGHT = (3.0, 1.0)  # a title hit weighs three body hits
 _AVG_LEN = (12.0, 300.0)  # typical title / body length in words (BM25 length normalisation)
@@ -376,7 +377,8 @@ class _Evaluator:
         elif isinstance(node, Or):
             out = [span for op in node.operands for span in self.spans(op, fields)]
         elif isinstance(node, Field):
-            return self.spans(node.operand, fields & {_FIELDS.index(node.field)})
+            out = self.spans(node.operand, fields & {_IN_FIELD[node.field]})
+            return [sp for sp in out if sp[1] < LEDE_WORDS] if node.field == "lede" else out
         elif isinstance(node, Boost):
             return self.spans(node.operand, fields)
         elif isinstance(node, AtLeast):
@@ -423,8 +425,8 @@ class _Evaluator:
             return None if self.hit(node.operand, fields) else _Hit(0.0, [])
         if isinstance(node, Lang):
             return _Hit(0.0, []) if self._language == node.code else None
-        if isinstance(node, Field):
-            return self.hit(node.operand, fields & {_FIELDS.index(node.field)})
+        if isinstance(node, Field) and node.field != "lede":  # lede: by positions, below
+            return self.hit(node.operand, fields & {_IN_FIELD[node.field]})
         if isinstance(node, Boost):
             sub = self.hit(node.operand, fields)
             if sub is None or node.factor == 0:  # ^0: a pure filter, no score and no evidence

@@ -236,6 +236,7 @@ class MemberRow:
     signature: bytes | None
     band_keys: Sequence[int]
     language: str | None = None
+    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +247,7 @@ class Candidate:
     article_id: str
     cluster_id: str
     signature: bytes
+    seen_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +439,19 @@ class Feedback:
     note: str = ""
     source: str = "cli"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicVersion:
+    """An accepted version of a topic: what decides its matches (``definition``, JSON), when and
+    how it was accepted (first version, no verdict lost, accepted by operator)."""
+
+    topic: str
+    fingerprint: str
+    definition: str
+    accepted_at: datetime
+    how: str
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from newswatch.chart import volume_chart
 from newswatch.config import Config, Feed, HttpSettings, check_hours
 from newswatch.feedback import drain_queue
+from newswatch.topic_changes import accept_unchanged_verdicts
 from newswatch.feeds import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
@@ -132,6 +133,7 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
     feeds = config.enabled_feeds
     db.sync_feeds((feed.name, feed.url) for feed in feeds)
     drain_queue(db)  # feedback given while the database was being written
+    accept_unchanged_verdicts(config, db)  # a changed topic that loses analysts' verdicts stops the run
     states = db.feed_states()
     by_name = {feed.name: feed for feed in feeds}
     stats.skipped = feeds_to_skip(db, config)

@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from newswatch.errors import QuerySyntaxError
 from newswatch.text import words
 
-FIELDS = ("title", "body")
+FIELDS = ("title", "body", "lede")
 
 _GRAMMAR = r"""
 ?start: or_expr
@@ -44,7 +44,7 @@ NEAR.3: /NEAR\/\d+(?=[\s()"]|$)/
 NOTNEAR.4: /NOT\s+NEAR\/\d+(?=[\s()"]|$)/
 CASE.3: /case:/
 ATLEAST.3: /ATLEAST\/\d+(?=[\s()"]|$)/
-FIELD.3: /(title|body):/
+FIELD.3: /(title|body|lede):/
 LANG.3: /lang:[a-z]{2}(?=[\s()"]|$)/
 ENTITY.2: /@[^\W\d][\w-]*/
 PHRASE.2: /"[^"]*"/
@@ -74,7 +74,7 @@ def _check_word(token: Token) -> Token:
         raise QuerySyntaxError(f"operators are upper case: write {value.upper()}, "
                                f"or quote \"{value}\" to search for the word", token.line, token.column)
     if _MALFORMED_OPERATOR.match(value):
-        raise QuerySyntaxError(f"malformed operator {value!r}: write NEAR/10, NOT NEAR/10, ATLEAST/2, title:, "
+        raise QuerySyntaxError(f"malformed operator {value!r}: write NEAR/10, NOT NEAR/10, ATLEAST/2, title:, lede:, "
                                "body:, case: or lang:xx (a two-letter code)", token.line, token.column)
     return token
 
@@ -147,10 +147,13 @@ class AtLeast:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """``title:operand`` / ``body:operand``: operand evaluated in one field only."""
+    """``title:operand`` / ``body:operand``: operand evaluated in one field only;
+    ``lede:operand``: only where it occurs in the opening words of the body (its lede)."""
 
     field: str
     operand: Node
+    line: int = 1
+    column: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +269,7 @@ class _Build(Transformer):
 
     def field(self, children):
         op, operand = children
-        return Field(op.value[:-1], operand)
+        return Field(op.value[:-1], operand, op.line, op.column)
 
     def boost(self, children):
         operand, op = children
@@ -315,6 +318,9 @@ def _check_positions(node: Node) -> None:
             name = ("NOT NEAR" if node.exclude else "NEAR") if isinstance(node, Near) else "ATLEAST"
             raise QuerySyntaxError(f"{name} works on terms, phrases, @entities and OR-groups of them, "
                                    "not on AND, NOT or lang:", node.line, node.column)
+    if isinstance(node, Field) and node.field == "lede" and not is_positional(node.operand):
+        raise QuerySyntaxError("lede: works on terms, phrases, @entities, OR-groups of them and NEAR, "
+                               "not on AND, NOT or lang: (write lede:(a NEAR/10 b))", node.line, node.column)
     for child in _children(node):
         _check_positions(child)
 
@@ -385,7 +391,7 @@ def parse_query(text: str) -> Node:
 
 def first_line(node: Node) -> int:
     """The query line of the first term, entity or operator of ``node`` (1 when it has none)."""
-    own = [node.line] if isinstance(node, Term | EntityRef | Near | AtLeast) else []
+    own = [node.line] if isinstance(node, Term | EntityRef | Near | AtLeast | Field) else []
     return min([*own, *(first_line(child) for child in _children(node))], default=1)
 
 

@@ -99,8 +99,9 @@ def _plan(node: Node, entities: Mapping[str, Entity], fields: int = _TITLE | _BO
     if isinstance(node, AtLeast):
         sub = _plan(node.operand, entities, fields)
         return sub and (sub[0], sub[1] and node.count == 1)
-    if isinstance(node, Field):
-        return _plan(node.operand, entities, fields & (_TITLE if node.field == "title" else _BODY))
+    if isinstance(node, Field):  # lede: the body's opening words, which the index does not tell apart
+        sub = _plan(node.operand, entities, fields & (_TITLE if node.field == "title" else _BODY))
+        return sub and (sub[0], sub[1] and node.field != "lede")
     if isinstance(node, Boost):
         sub = _plan(node.operand, entities, fields)
         return sub and (ScaledPlan(sub[0], node.factor), sub[1])

@@ -10,13 +10,13 @@ comment written above it in the query (or its first line).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from newswatch.config import Config, Topic
+from newswatch.config import Config, Entity, Topic
 from newswatch.errors import TopicError
 from newswatch.match import compile_topics
 from newswatch.models import ArticleForMatching, Feedback
@@ -90,19 +90,29 @@ def labelled_examples(path: Path, topic: str) -> list[Example]:
             for e in entries]
 
 
-def evaluate_topic(config: Config, name: str, examples: Sequence[Example]) -> TopicTest:
-    """Match every example with topic ``name`` as configured now."""
+def configured_topic(config: Config, name: str) -> Topic:
+    """The topic ``name`` of the configuration, or :class:`TopicError` naming the topics there are."""
     topic = next((t for t in config.topics if t.name == name), None)
     if topic is None:
         raise TopicError(f"unknown topic {name!r} (topics: {', '.join(t.name for t in config.topics)})")
-    matcher = compile_topics([topic], dict(config.entities), semantic=config.settings.semantic)
+    return topic
+
+
+def evaluate_topic(config: Config, name: str, examples: Sequence[Example]) -> TopicTest:
+    """Match every example with topic ``name`` as configured now."""
+    return evaluate(configured_topic(config, name), config.entities, examples, config.settings.semantic)
+
+
+def evaluate(topic: Topic, entities: Mapping[str, Entity], examples: Sequence[Example], semantic: bool) -> TopicTest:
+    """Match every example with ``topic`` (and these entities)."""
+    matcher = compile_topics([topic], dict(entities), semantic=semantic)
     names = clause_names(topic)
     verdicts = []
     for example in examples:
         matched = bool(matcher.match(example.title, example.body, example.language))
-        held = matcher.clauses(name, example.title, example.body, example.language)
+        held = matcher.clauses(topic.name, example.title, example.body, example.language)
         verdicts.append(Verdict(example, matched, tuple(zip(names, held, strict=True))))
-    return TopicTest(name, tuple(verdicts))
+    return TopicTest(topic.name, tuple(verdicts))
 
 
 def clause_names(topic: Topic) -> list[str]:

@@ -17,6 +17,7 @@ from storage.bulk import rows_relation
 _MEMBER_COLUMNS = (
     ("article_id", "VARCHAR"), ("cluster_id", "VARCHAR"), ("source", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"),
     ("text_words", "INTEGER"), ("signature", "BLOB"), ("clustered_at", "TIMESTAMPTZ"), ("language", "VARCHAR"),
+    ("body", "VARCHAR"),
 )
 _EDITION_COLUMNS = (("cluster_id", "VARCHAR"), ("language", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("embedding", "FLOAT[]"))
 _LINE_COLUMNS = (("source", "VARCHAR"), ("line_hash", "BIGINT"), ("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"))
@@ -37,19 +38,29 @@ def stored_params(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> dic
     return stored | missing
 
 
-def memberships(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, str]:
-    """Cluster id of each of ``article_ids`` that is already a member."""
+def _by_article(con: duckdb.DuckDBPyConnection, column: str, article_ids: Sequence[str]) -> dict[str, str]:
+    """``column`` of the members among ``article_ids`` (primary-key lookups)."""
     found: dict[str, str] = {}
     for start in range(0, len(article_ids), _INDEX_LOOKUP_CHUNK):
         chunk = list(article_ids[start : start + _INDEX_LOOKUP_CHUNK])
         found.update(
             con.execute(
-                "SELECT article_id, cluster_id FROM cluster_members"
+                f"SELECT article_id, {column} FROM cluster_members"
                 " WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
                 [chunk],
             ).fetchall()
         )
     return found
+
+
+def memberships(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, str]:
+    """Cluster id of each of ``article_ids`` that is already a member."""
+    return _by_article(con, "cluster_id", article_ids)
+
+
+def member_bodies(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, str]:
+    """The compared text of each of ``article_ids`` ('' for members stored without it)."""
+    return {article_id: body or "" for article_id, body in _by_article(con, "body", article_ids).items()}
 
 
 def band_candidates(
@@ -78,7 +89,7 @@ def band_candidates(
             FROM q JOIN cluster_bands b ON b.band_key = q.band_key
             WHERE b.seen_at >= $4 AND b.seen_at BETWEEN q.seen_at - $5 AND q.seen_at + $5
         )
-        SELECT hits.query, m.article_id, m.cluster_id, m.signature
+        SELECT hits.query, m.article_id, m.cluster_id, m.signature, m.seen_at
         FROM hits JOIN cluster_members m ON m.article_id = hits.article_id
         WHERE m.seen_at >= $4
         """,
@@ -95,7 +106,7 @@ def add_members(
         return
     members_relation, params = rows_relation(
         _MEMBER_COLUMNS,
-        [[m.article_id, m.cluster_id, m.source, m.seen_at, m.text_words, m.signature, clustered_at, m.language]
+        [[m.article_id, m.cluster_id, m.source, m.seen_at, m.text_words, m.signature, clustered_at, m.language, m.body]
          for m in members],
     )
     con.execute(
@@ -240,6 +251,10 @@ class ClusterTables:
     def memberships(self, article_ids: Sequence[str]) -> dict[str, str]:
         """See :func:`memberships`."""
         return memberships(self._con, article_ids)
+
+    def member_bodies(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """See :func:`member_bodies`."""
+        return member_bodies(self._con, article_ids)
 
     def band_candidates(
         self, queries: Sequence[int], band_keys: Sequence[Sequence[int]], seen_at: Sequence[datetime], window: timedelta

@@ -32,9 +32,10 @@ from newswatch.models import (
     SendRecord,
     StoredArticle,
     TopicMatch,
+    TopicVersion,
     TopicVolume,
 )
-from storage import alerts, clusters, digests, exports, feedback, search_index, snapshot, workspace
+from storage import alerts, clusters, digests, exports, feedback, search_index, snapshot, topic_versions, workspace
 from storage.bulk import rows_relation
 from storage.matches import matched_articles, snippets_json
 from storage.snapshot import is_locked, snapshot_path
@@ -464,6 +465,16 @@ class Database:
     def find_article(self, ref: str, url_id: str | None = None) -> tuple[str, str] | None:
         """(id, URL) of the stored article with id, URL or canonical URL ``ref`` (or id ``url_id``)."""
         return feedback.find_article(self.con, ref, url_id)
+
+    def accept_topic_versions(self, versions: Sequence[TopicVersion]) -> None:
+        """Record accepted versions of topics in one transaction."""
+        if versions:
+            with self.transaction():
+                topic_versions.store(self.con, versions)
+
+    def topic_versions(self) -> dict[str, TopicVersion]:
+        """The last accepted version of each topic."""
+        return topic_versions.latest(self.con)
 
     # -- workspace pages --------------------------------------------------------------------
 

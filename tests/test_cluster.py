@@ -102,6 +102,8 @@ def test_precision_and_recall_on_testset(
         "peacekeepers-withdrawal-complete",  # caption + boilerplate + reworded lead
         "georgia-foreign-agents-fines",  # inserted commentary paragraph
         "ru-odkb-ministers-defense",  # Russian copies
+        "prisoners-returned-heavy-edits",  # new headline and lede, a paragraph added, the end cut
+        "ru-zangezur-route-heavy-edits",  # the same in Russian
     ],
 )
 def test_edited_copies_cluster_together(
@@ -122,14 +124,33 @@ def test_edited_copies_cluster_together(
         # Two short peace-process stories ending with the same long background paragraph.
         ("peace-aliyev-osce-chair", "peace-grigoryan-us-envoy", "peace-treaty-text-agreed",
          "peace-border-commissions", "peace-pashinyan-referendum"),
+        # A ministry report from a template, the next day and for another district.
+        ("mod-report-kalbajar", "mod-report-kalbajar-next-day", "mod-report-nakhchivan"),
+        ("border-service-report-june-19", "border-service-report-june-20"),
+        # A weekly briefing repeating its frame; two CSTO meetings a week apart.
+        ("ru-mfa-briefing-june-18", "ru-mfa-briefing-june-25"),
+        ("csto-foreign-ministers-almaty", "csto-defence-ministers-almaty"),
     ],
 )
-def test_same_topic_same_day_stories_stay_apart(
+def test_look_alike_stories_stay_apart(
     testset: list[LabelledArticle], clustered: dict[str, str], names: tuple[str, ...]
 ) -> None:
     clusters = [{clustered[i] for i in story(testset, name)} for name in names]
     assert all(len(c) == 1 for c in clusters)
     assert len(set.union(*clusters)) == len(names)
+
+
+def test_a_heavily_edited_copy_joins_only_soon_after_its_story(testset: list[LabelledArticle]) -> None:
+    """A near miss (under the threshold) joins within ``clusters.near_hours``; a copy as close
+    to the story a day later would more likely be a look-alike (the next briefing)."""
+    original, edited, *_ = (i.article for i in testset if i.story == "prisoners-returned-heavy-edits")
+    con = open_store()
+    assign(con, [original], StoryClusterer())
+    assert assign(con, [edited], StoryClusterer())[edited.id] == original.id
+    late = replace(edited, published_at=original.published_at + timedelta(hours=20))
+    assert assign(open_store(), [original, late], StoryClusterer())[late.id] == late.id
+    wider = StoryClusterer(ClusterSettings(near_hours=24))
+    assert assign(open_store(), [original, late], wider)[late.id] == original.id
 
 
 def test_one_batch_gives_the_same_clusters(
@@ -325,7 +346,7 @@ def test_lines_an_outlet_repeats_on_its_pages_are_left_out(testset: list[Labelle
     original, *_ = (i.article for i in testset if i.story == "peace-treaty-text-agreed")
     words = ("subscribe follow newsletter comment policy terms privacy cookies weather sport culture"
              " tourism markets archive contacts advertising editors partners video photo podcast").split()
-    chrome = "\n".join(" ".join(f"{words[(n + k) % len(words)]}{n}" for k in range(30)) for n in range(20))
+    chrome = "\n".join(" ".join(f"{words[(n + k) % len(words)]}{n}" for k in range(30)) for n in range(40))
     copy = replace(original, id="heavy-copy", source="Portal", text=f"{original.text}\n{chrome}",
                    published_at=original.published_at + timedelta(hours=2))
     others = [

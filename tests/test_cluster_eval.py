@@ -27,8 +27,8 @@ def test_tuning_set_scores_on_rendered_pages(eval_clusters, capsys: pytest.Captu
     printed = capsys.readouterr().out
     whole = next(scores for name, scores in results.items() if name.startswith("tuning") and not name.endswith("=10"))
     assert "tuning batch=10 within-language" in printed
-    assert whole.within.precision >= 0.95
-    assert whole.within.recall >= 0.75  # outlets with two or three pages: their chrome is not learned yet
+    assert whole.within.precision >= 0.98
+    assert whole.within.recall >= 0.95  # heavily edited copies too (near misses checked paragraph by paragraph)
     assert whole.across.precision >= 0.95
     assert whole.across.recall >= 0.7
     assert whole.extraction_recall >= 0.99  # nothing of the article is lost

@@ -42,7 +42,7 @@ def stored(database) -> tuple[list[tuple], list[tuple]]:
 def test_dask_runner_stores_the_same_as_threads(site, tmp_path):
     from flows.ingest import ingest_flow
 
-    filler = [Article(f"story-{i}", f"CSTO story number {i}", f"The CSTO met in Yerevan for the {i}th time.\n" * 6)
+    filler = [Article(f"story-{i}", f"CSTO story number {i}", f"The CSTO defence ministers met in Yerevan for the {i}th time.\n" * 6)
               for i in range(6)]
     broken = Article("broken", "Broken page", "Summary of the broken page about the CSTO.")
     site.broken_pages.add(broken.slug)

@@ -197,7 +197,7 @@ def test_unconfirmed_delivery_is_resent_with_the_same_message_id(room, smtp):
     with pytest.raises(DeliveryError, match="unconfirmed.*same Message-ID"):
         send(config)
     assert sends(config) == [("pending", 4, 0)]
-    room.publish("en", Article("csto-late", "CSTO late news", paragraphs("Late news about the CSTO.")))
+    room.publish("en", Article("csto-late", "CSTO late news", paragraphs("Late news about the CSTO, the Russia-led military alliance.")))
     room.ingest(config)
     result = send(config)
     assert len(result.redelivered) == 1
@@ -284,8 +284,8 @@ def test_late_matches_count_but_old_articles_do_not_flood(room, smtp, tmp_path):
     config = room.config([digest_entry(topics=["CSTO"])], smtp_mail(smtp))
     room.ingest(config)
     send(config)
-    late = Article("csto-late", "CSTO statement", paragraphs("A statement about the CSTO."))
-    old = Article("csto-old", "CSTO archive piece", paragraphs("An old piece about the CSTO."))
+    late = Article("csto-late", "CSTO statement", paragraphs("A statement by the CSTO secretary general."))
+    old = Article("csto-old", "CSTO archive piece", paragraphs("An old piece about the CSTO military alliance."))
     room.publish("en", late, old)
     room.ingest(config)
     con = duckdb.connect(str(config.settings.database))
@@ -335,7 +335,7 @@ def test_window_start_is_shown_in_the_digest_time_zone(room, smtp):
                          smtp_mail(smtp))
     room.ingest(config)
     first = send(config)
-    room.publish("en", Article("csto-2", "CSTO again", paragraphs("The CSTO again.")))
+    room.publish("en", Article("csto-2", "CSTO again", paragraphs("The CSTO military bloc again.")))
     room.ingest(config)
     send(config)
     with open_database(config.settings.database) as db:

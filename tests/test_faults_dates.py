@@ -30,7 +30,7 @@ CLAIMS = {
 
 
 def _articles() -> list[Article]:
-    return [Article(slug, f"CSTO story {slug}", f"The CSTO met again ({slug}) in Yerevan on Monday.\n" * 5)
+    return [Article(slug, f"CSTO story {slug}", f"The CSTO defence ministers met again ({slug}) in Yerevan on Monday.\n" * 5)
             for slug in CLAIMS]
 
 

@@ -38,7 +38,7 @@ def test_hostile_titles_and_bodies_render_escaped_and_readable(site, tmp_path):
         "arabic": "CSTO قمة منظمة معاهدة الأمن الجماعي",
     }
     items = "".join(
-        f"<item><title>{title}</title><link>{site.url}/news/{slug}</link><description>CSTO summary of {slug}</description></item>"
+        f"<item><title>{title}</title><link>{site.url}/news/{slug}</link><description>CSTO summit summary of {slug}</description></item>"
         for slug, title in titles.items()
     ) + f"<item><title>{body.title}</title><link>{site.url}/news/{body.slug}</link></item>"
     feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'

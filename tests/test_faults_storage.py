@@ -34,14 +34,14 @@ def make_v1_database(path, feed_url: str) -> None:
     con.execute(
         "INSERT INTO articles (id, canonical_url, url, feed_name, title, summary, discovered_at, status)"
         " VALUES ('old1', 'http://old.example/a', 'http://old.example/a', 'Daily', 'Old CSTO story',"
-        " 'The CSTO met.', ?, 'pending')",
+        " 'The CSTO defence ministers met.', ?, 'pending')",
         [FAILED_AT],
     )
     con.close()
 
 
 def test_old_schema_is_migrated_and_keeps_its_data(site, tmp_path):
-    article = Article("fresh", "Fresh CSTO story", "The CSTO met again in Yerevan.\n" * 6)
+    article = Article("fresh", "Fresh CSTO story", "The CSTO defence ministers met again in Yerevan.\n" * 6)
     url = site.add_feed("/rss.xml", [article])
     sources = write_sources(tmp_path, [{"name": "Daily", "url": url, "language": "en"}],
                             extract={"max_attempts": 1})

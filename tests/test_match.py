@@ -129,6 +129,19 @@ def test_field_scope():
     assert not hits("body:(CSTO AND summit)", title="Summit", body="the CSTO met")
 
 
+def test_lede_is_the_opening_of_the_body():
+    filler = " ".join(["word"] * 70)
+    assert hits("lede:treaty", body="The treaty was signed. " + filler)
+    assert not hits("lede:treaty", body=filler + " The treaty was signed.")
+    assert not hits("lede:treaty", title="The treaty", body=filler)  # the title is not the lede
+    assert hits("lede:(treaty NEAR/3 signed)", body="Leaders signed the treaty. " + filler)
+    # a span counts when it starts in the lede; the words after it are not
+    assert not hits("lede:(treaty NEAR/3 signed)", body="The treaty. " + filler + " signed")
+    assert hits("title:treaty OR lede:treaty", title="Treaty", body=filler)
+    assert hits("treaty AND NOT lede:treaty", body=filler + " treaty")
+    assert not hits("treaty AND NOT lede:treaty", body="treaty " + filler)
+
+
 def test_atleast_counts_occurrences():
     assert not hits("ATLEAST/2 CSTO", body="The CSTO met.")
     assert hits("ATLEAST/2 CSTO", body="The CSTO met. CSTO leaders spoke.")

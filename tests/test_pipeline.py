@@ -111,7 +111,7 @@ class CrashingStages(LocalStages):
 
 
 def test_interrupted_run_is_completed_by_the_next_one(site, tmp_path):
-    articles = [Article(f"story-{i}", f"CSTO story number {i}", f"The CSTO met for the {i}th time.\n" * 5) for i in range(7)]
+    articles = [Article(f"story-{i}", f"CSTO story number {i}", f"The CSTO defence ministers met for the {i}th time.\n" * 5) for i in range(7)]
     url = site.add_feed("/rss.xml", articles)
     config = load_config(write_sources(tmp_path, [{"name": "Daily", "url": url, "language": "en"}],
                                        extract={"batch_size": 3}))

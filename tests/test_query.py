@@ -95,6 +95,9 @@ def test_keywords_need_a_word_boundary():
         ("a AND case:(b OR c)", 1, 7, "case: goes before a word"),
         ("a NOT NEAR/3 (b AND c)", 1, 3, "NOT NEAR works on terms"),
         ("a NOTNEAR/3 b", 1, 3, "malformed operator"),
+        ("peace AND lede:(a AND b)", 1, 11, "lede: works on terms"),
+        ("peace AND\n  lede:(NOT b)", 2, 3, "lede: works on terms"),
+        ("lead:peace", 1, 1, "malformed operator"),
     ],
 )
 def test_syntax_errors_report_line_and_column(query, line, column, reason):
@@ -163,6 +166,15 @@ def test_query_syntax_error_is_reported_at_config_load_with_file_line(tmp_path):
         load_config(path)
     assert f"{path}:7: topics[0].query (name: security): Value error, topic 'security': " \
            "query error at line 2, column 20: query ends too early" in str(err.value)
+
+
+def test_lede_error_is_reported_at_config_load_with_file_line(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text(SOURCES.replace("(@nato OR Armenia)", "lede:(@nato AND Armenia)"), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}:7: topics[0].query (name: security)" in str(err.value)
+    assert "query error at line 2, column 3: lede: works on terms" in str(err.value)
 
 
 def test_entity_ids_are_query_names(tmp_path):

@@ -16,11 +16,12 @@ from labelled.data import load_articles, load_watchlist
 from newswatch.config import Topic, load_config
 from newswatch.errors import SearchError
 from newswatch.match import compile_topics
-from newswatch.models import SearchFilters
-from newswatch.search import index_postings, search
+from newswatch.models import AllPlan, AnyPlan, LangPlan, ScaledPlan, SearchFilters, WordPlan
+from newswatch.query import parse_query
+from newswatch.search import _plan, index_postings, search
 from newswatch.search_output import run as run_search
 from storage import search_index
-from storage.db import open_database
+from storage.db import migrations, open_database
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
 QUERIES = [
@@ -71,6 +72,109 @@ def test_search_finds_exactly_what_the_matcher_finds(labelled_db, query):
     assert result.exact
     assert result.total == len(expected)
     assert {s.article.article_id for s in result.stories} == expected
+
+
+def every_posting_scored(con, plan, filters: SearchFilters, newest: bool) -> list[tuple[str, float]]:
+    """The exhaustive answer to ``plan``: every posting row read and checked in Python, every live doc
+    that passes ``filters`` scored and ordered as search ranks them (score, date, doc number)."""
+    rows = con.execute("SELECT key, word, docs, impacts, fields FROM search_postings").fetchall()
+    docs = {d[0]: d[1:] for d in con.execute(
+        "SELECT doc, article_id, seen_at, live, language, feed_name FROM search_docs").fetchall()}
+
+    def scores(p) -> dict[int, float]:
+        if isinstance(p, WordPlan):
+            out: dict[int, float] = {}
+            for key, word, numbers, impacts, fields in rows:
+                if word.startswith(p.value) if p.prefix else key == p.value:
+                    for doc, impact, field in zip(numbers, impacts, fields, strict=True):
+                        if field & p.fields:
+                            out[doc] = out.get(doc, 0.0) + impact
+            return out
+        if isinstance(p, LangPlan):
+            return {doc: 0.0 for doc, d in docs.items() if d[3] == p.code}
+        if isinstance(p, ScaledPlan):
+            return {doc: w * p.factor for doc, w in scores(p.operand).items()}
+        if isinstance(p, AnyPlan):
+            out = {}
+            for op in p.operands:
+                for doc, w in scores(op).items():
+                    out[doc] = out.get(doc, 0.0) + w
+            return out
+        parts = [scores(op) for op in p.required]
+        excluded = set().union(*(scores(op) for op in p.excluded))
+        return {doc: sum(part[doc] for part in parts) for doc in parts[0]
+                if all(doc in part for part in parts) and doc not in excluded}
+
+    found = []
+    for doc, w in scores(plan).items():
+        article_id, seen, live, language, feed = docs[doc]
+        if live and w > 0 and (not filters.since or seen >= filters.since) and (
+                not filters.until or seen < filters.until) and (
+                not filters.languages or language in filters.languages) and (
+                not filters.sources or feed in filters.sources):
+            found.append((-seen.timestamp(), -w, doc, article_id) if newest else (-w, -seen.timestamp(), doc, article_id))
+    return [(f[3], -f[0 if not newest else 1]) for f in sorted(found)]
+
+
+@pytest.mark.parametrize("query", [*QUERIES, "@armenia AND @azerbaijan", "Armenia AND NOT Russia", "@karabakh",
+                                   "ლაჩინ* AND დერეფ*", "title:CSTO OR body:ОДКБ"])
+def test_index_lookups_rank_as_reading_every_posting_does(labelled_db, query):
+    """The index reads a few posting rows per word (by number, in each segment) and ranks in arrays;
+    reading every row of every segment must give the same docs, scores, order and count."""
+    db, _ = labelled_db
+    _, entities = load_watchlist()
+    db.con.execute("UPDATE articles SET text = 'CSTO and Armenia, rewritten.', extracted_at = now()"
+                   " WHERE id = (SELECT min(id) FROM articles)")
+    db.update_search_index(index_postings)  # a dead doc, still in its segment's postings
+    plan = _plan(parse_query(query), entities)[0]
+    for filters in (SearchFilters(), SearchFilters(since=START + timedelta(hours=30), languages=("en", "ru"))):
+        for newest in (False, True):
+            expected = every_posting_scored(db.con, plan, filters, newest)
+            ranked, total = search_index.candidates(db.con, plan, filters, newest, 30)
+            assert total == len(expected)
+            assert [a for a, _ in ranked] == [a for a, _ in expected[:30]]
+            assert [w for _, w in ranked] == pytest.approx([w for _, w in expected[:30]], rel=1e-9)
+
+
+def test_words_longer_than_the_lookup_numbers_are_told_apart(tmp_path):
+    """Words sharing their first 16 bytes share a lookup number: their strings decide."""
+    long = "ЗАХВАТЫВАЮЩ"  # 22 bytes in UTF-8
+    with open_database(tmp_path / "s.duckdb") as db:
+        insert_articles(db, [(f"a{n}", f"Report {n}", f"The word {word} is here.", "en", "Daily", START)
+                             for n, word in enumerate(["zzzzzzzzzzzzzzzzalpha", "zzzzzzzzzzzzzzzzbeta", long + "ий",
+                                                       long + "ая", "ЗАХВАТ"])])
+        db.update_search_index(index_postings)
+
+        def found(query: str) -> set[str]:
+            result = search(db, query, limit=50)
+            assert result.exact and result.total == len(result.stories)  # the index's count, not the matcher's
+            return {s.article.article_id for s in result.stories}
+
+        assert found("zzzzzzzzzzzzzzzzalpha") == {"a0"}
+        assert found("zzzzzzzzzzzzzzzzbe*") == {"a1"}
+        assert found("zzzzzzzzzzzzzzzz*") == {"a0", "a1"}
+        assert found(long + "ий*") == {"a2"}
+        assert found(long + "*") == {"a2", "a3"}
+        assert found("захват*") == {"a2", "a3", "a4"}
+
+
+def test_lookup_numbers_are_the_strings_first_bytes(tmp_path):
+    """Migration 195 numbers the postings written before it as indexing does after it, in order."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    shipped = {version: sql for version, _, sql in migrations()}
+    con.execute(shipped[160])
+    words = ["a", "армения", "ხელშეკრულებისთვის", "x" * 16, "x" * 15 + "y", "ab"]
+    con.execute("INSERT INTO search_postings SELECT 1, w, w, [1], [1.0], [2] FROM unnest(?::VARCHAR[]) t(w)", [words])
+    con.execute(shipped[195])
+    rows = con.execute("SELECT key, key_prefix, word_prefix FROM search_postings").fetchall()
+    assert [r[0] for r in rows] == words  # the order of the rows is kept
+    for key, key_prefix, word_prefix in rows:
+        assert key_prefix == word_prefix == search_index.prefix_range(key, prefix=False)[0]
+        low, high = search_index.prefix_range(key[:2], prefix=True)
+        assert low <= key_prefix <= high
+    assert sorted(rows, key=lambda r: r[1]) == sorted(rows, key=lambda r: r[0].encode())
 
 
 def test_segments_merge_and_answers_stay_the_same(labelled_db):
