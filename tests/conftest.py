@@ -18,6 +18,8 @@ import pytest
 import yaml
 from werkzeug import Request, Response
 
+from newswatch.prefect_env import configure_prefect
+
 REPO = Path(__file__).resolve().parents[1]
 
 # A suite started in the background by a non-interactive shell (`cmd &`, as CI runners may do)
@@ -26,6 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 # handler here is reset to the default in child processes when they start.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Prefect reads its settings when it is first imported (which loggers send records to the API,
+# for one), as in the CLI: set newswatch's defaults before any test module imports it.
+configure_prefect()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -278,9 +284,6 @@ def write_sources(tmp_path: Path, feeds: list[dict], **settings) -> Path:
 def prefect_server(tmp_path_factory):
     """A real, temporary Prefect API (local ephemeral mode) for the whole test session."""
     os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    from newswatch.prefect_env import configure_prefect
-
-    configure_prefect()
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=600):
