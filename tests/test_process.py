@@ -254,7 +254,8 @@ def test_full_disk_then_read_only_disk(site, tiny_disk, tmp_path, big):
     assert code == 1, output
     assert "Read-only file system" in output and "the data directory must be writable" in output
 
-    subprocess.run(["mount", "-o", "remount,rw,size=64m", str(tiny_disk)], check=True)
+    # room again: the database, its readers' snapshot (a copy) and the copy being published
+    subprocess.run(["mount", "-o", "remount,rw,size=256m", str(tiny_disk)], check=True)
     code, output = finish(newswatch(sources))
     assert code == 0, output
     con = duckdb.connect(str(database), read_only=True)
