@@ -1,7 +1,8 @@
 """The ``newswatch`` command line.
 
-Modules that pull in Prefect, DuckDB or the parsers are imported inside the commands that use
-them, so that ``--help`` and ``sources validate`` stay quick. Every :class:`NewswatchError`
+Modules are imported inside the commands that use them (the configuration's validation,
+DuckDB, the parsers, Prefect), so that a command imports only what it uses and ``--help``
+stays quick; ``report`` and ``digest send`` never import Prefect. Every :class:`NewswatchError`
 ends a command in one place (:class:`Commands`): its one-line summary and message on stderr,
 its ``exit_code``.
 """
@@ -23,13 +24,13 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from newswatch.config import Config, check_hours, load_config, resolve_sources_path
 from newswatch.errors import ConfigError, DeliveryError, FeedbackError, NewswatchError
 from newswatch.prefect_env import configure_prefect
 from newswatch.redact import redact_text, redact_url
 from newswatch.text import one_line
 
 if TYPE_CHECKING:
+    from newswatch.config import Config
     from storage.db import Database
 
 
@@ -102,7 +103,7 @@ PIPED_WIDTH = 200
 
 def _console(stderr: bool = False) -> Console:
     """A console for this invocation; piped output (no terminal, no COLUMNS) is not cut to 80 columns."""
-    console = Console(stderr=stderr, soft_wrap=True)
+    console = Console(stderr=stderr, soft_wrap=True, emoji=False)  # text is never read for :emoji: codes
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH
     return console
@@ -149,6 +150,8 @@ DbOpt = Annotated[
 ]
 def _hours(value: float | None) -> float | None:
     """``--hours`` within bounds (see :func:`newswatch.config.check_hours`); exit 2 otherwise."""
+    from newswatch.config import check_hours
+
     try:
         return None if value is None else check_hours(value)
     except ValueError as error:
@@ -163,6 +166,8 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder \\[def
 
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
+    from newswatch.config import load_config, resolve_sources_path
+
     path = resolve_sources_path(sources)
     return load_config(path, db), path
 
