@@ -61,16 +61,16 @@ def occurrences(acronym: Acronym, tokens: Sequence[Token]) -> list[int]:
 def spelled_otherwise(acronym: Acronym, fields: Sequence[tuple[str, Sequence[Token], list[int]]],
                       body: int) -> bool:
     """Whether the article spells the acronym out as something other than its declared expansion,
-    and nowhere as the expansion. ``fields``: (text, tokens, occurrences of the acronym) per
+    and nowhere as the expansion: next to the acronym, or (when it does not say so there) as a
+    proper name elsewhere. ``fields``: (text, tokens, occurrences of the acronym) per
     field; proper-name spellings are looked for in ``fields[body]`` only."""
-    senses = set()
+    beside, elsewhere = set(), set()
     for f, (text, tokens, at) in enumerate(fields):
         found = _Field(text, tokens)
-        for spelling in found.around(at, acronym.letters):
-            senses.add(_declared(acronym, tokens, spelling))
+        beside.update(_declared(acronym, tokens, s) for s in found.around(at, acronym.letters))
         if f == body:
-            senses.update(_declared(acronym, tokens, s) for s in found.proper_names(acronym.letters, set(at)))
-    return senses == {False}
+            elsewhere.update(_declared(acronym, tokens, s) for s in found.proper_names(acronym.letters, set(at)))
+    return (beside or elsewhere) == {False}
 
 
 def _declared(acronym: Acronym, tokens: Sequence[Token], picked: list[int]) -> bool:
