@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from newswatch.text import Token, analyse, words
 
@@ -92,6 +93,7 @@ def _spell(surfaces: Sequence[str], small: Sequence[bool], letters: str, whole: 
     """Indexes of the words spelling ``letters`` from the first word on (picking a word where
     its initial fits, else leaving out a small word), or None. ``whole``: every word must be
     used; ``allowed``: which words may spell a letter."""
+    @cache
     def walk(p: int, k: int) -> list[int] | None:
         if k == len(letters):
             return [] if not whole or p == len(surfaces) else None
