@@ -49,7 +49,7 @@ from rich.table import Table  # noqa: E402
 
 from flows.ingest import ingest_flow  # noqa: E402
 from newswatch.config import Config, load_config  # noqa: E402
-from newswatch.pages import extract_page  # noqa: E402
+from newswatch.page_parse import extract_page  # noqa: E402
 from newswatch.parse_pool import in_pool, parser  # noqa: E402
 from newswatch.pipeline import LocalStages, ingest  # noqa: E402
 from storage.db import open_database  # noqa: E402

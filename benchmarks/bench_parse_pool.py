@@ -50,7 +50,7 @@ def pages(n: int) -> list[tuple[bytes, str, str, str]]:
 
 def child(mode: str, n: int) -> None:
     """Parse ``n`` pages in this process (``inproc``) or in the parser pool (``pool``)."""
-    from newswatch.pages import parse_page
+    from newswatch.page_parse import parse_page
     from newswatch.parse_pool import shared_pool
 
     work = pages(n)

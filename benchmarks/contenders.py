@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-# newswatch's options (newswatch.pages.extract_page), so that the baselines do the same extraction
+# newswatch's options (newswatch.page_parse.extract_page), so that the baselines do the same extraction
 TRAFILATURA_OPTIONS = {"with_metadata": True, "include_comments": False, "favor_recall": True}
 
 

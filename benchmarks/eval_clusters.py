@@ -5,7 +5,7 @@
 Every copy of every story of the tuning set (tests/data/cluster_testset.json, layouts in
 tests/layouts) and, when present, of the held-out set (tests/heldout/clusters.json, layouts
 in tests/heldout/layouts) is rendered on its outlet's page layout, extracted by the
-production parser (``newswatch.pages.parse_page``) and clustered by the production code into
+production parser (``newswatch.page_parse.parse_page``) and clustered by the production code into
 a migrated DuckDB database, in publication order, ``--batch`` articles per transaction (the
 first pages of an outlet arrive before its chrome is learned) and all at once, with
 editions in other languages looked for (``clusters.editions``, unless ``--no-editions``). Prints
@@ -36,7 +36,7 @@ from page_layouts import TUNING_LAYOUTS, render_page  # noqa: E402
 
 from newswatch.cluster import StoryClusterer  # noqa: E402
 from newswatch.config import ClusterSettings  # noqa: E402
-from newswatch.pages import FAVOR, Favor, parse_page  # noqa: E402
+from newswatch.page_parse import FAVOR, Favor, parse_page  # noqa: E402
 from newswatch.text import folded_words  # noqa: E402
 from storage.db import Database  # noqa: E402
 

@@ -3,7 +3,7 @@
 Fetching stays in threads (it waits on the network); parsing holds the GIL, so it is sent to
 worker processes. A pool is created on first use and shared by every batch and thread of the
 process (:func:`shared_pool`); it is shut down at interpreter exit. Workers are started by a
-forkserver that has already imported :mod:`newswatch.pages` and :mod:`newswatch.feeds` (never
+forkserver that has already imported the parsers (:mod:`newswatch.page_parse`, :mod:`newswatch.feed_parse`; never
 forked from the threaded caller), so they start warm, and import nothing else
 (:mod:`newswatch.parser_process`).
 
@@ -26,13 +26,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from newswatch.config import ExtractSettings
 from newswatch.errors import FetchError
-from newswatch.feeds import parse_feed
 from newswatch.lifeline import exit_with
-from newswatch.pages import Parse, ParsedPage, parse_page
+from newswatch.page_parse import Parse, ParsedPage, parse_page
+
+if TYPE_CHECKING:  # workers import this module (their initializer): not the configuration's validation
+    from newswatch.config import ExtractSettings
 
 F = TypeVar("F", bound=Callable)
 PARSER_PROCESS = "newswatch.parser_process"  # what the forkserver imports (never this process)
@@ -197,7 +198,7 @@ def in_pool(workers: int, function: F, limits: ParseLimits = ParseLimits()) -> F
 
 
 def parser(workers: int, limits: ParseLimits = ParseLimits()) -> Parse:
-    """:func:`newswatch.pages.parse_page`, in this process (``workers`` 1: no time or memory
+    """:func:`newswatch.page_parse.parse_page`, in this process (``workers`` 1: no time or memory
     limit) or in :func:`shared_pool` (``workers`` 0: one process per core)."""
     return parse_page if workers == 1 else shared_pool(workers, limits)
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from newswatch.config import Config, Feed, HttpSettings
 from newswatch.feedback import drain_queue
 from newswatch.topic_changes import accept_unchanged_verdicts
-from newswatch.feeds import fetch_feed, parse_feed
+from newswatch.feed_parse import parse_feed
+from newswatch.feeds import fetch_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from newswatch.pages import ParsedPage, parse_page
+from newswatch.page_parse import ParsedPage, parse_page
 
 CRASH = b"<!-- kill the parser process -->"
 

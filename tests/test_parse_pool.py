@@ -81,12 +81,15 @@ MAIN_PROGRAM = """
 import datasketch, prefect  # what the main module of the pool's owner imports (a flow run's: prefect.engine)
 from newswatch.parse_pool import shared_pool
 from parse_hooks import imported
-print(shared_pool(2).run(imported, "datasketch", "scipy", "prefect", "typer", "duckdb", "trafilatura"))
+print(shared_pool(2).run(imported, "datasketch", "scipy", "prefect", "typer", "duckdb", "pydantic", "httpx",
+                         "trafilatura"))
 """
 
 
 @pytest.mark.parametrize("how", ["path", "module"])
 def test_parser_processes_import_the_parsers_and_not_their_owners_main_module(tmp_path, how):
+    """A parser process imports what parsing needs (trafilatura), not the fetching code (httpx), the
+    configuration's validation (pydantic), nor the main module of the process that owns the pool."""
     (tmp_path / "main_program.py").write_text(MAIN_PROGRAM, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "tests"), str(REPO)])}
     command = [str(tmp_path / "main_program.py")] if how == "path" else ["-m", "main_program"]

@@ -1,0 +1,87 @@
+"""Article pages parsed into text and metadata: the CPU-bound part of extraction.
+
+:func:`parse_page` runs in the parser processes of :mod:`newswatch.parse_pool` (whose
+forkserver imports this module and only what it needs: trafilatura, lingua, the date rules),
+or in the calling process. Only the page goes in and only a :class:`ParsedPage` comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import trafilatura
+
+from newswatch.errors import FetchError
+from newswatch.language import detect_language
+from newswatch.page_dates import page_published
+from newswatch.text import clean_text, content_hash
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """What a page yielded; ``canonical_url`` is the page's own claim, not yet checked."""
+
+    text: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    canonical_url: str | None
+    content_hash: str
+
+
+Parse = Callable[[bytes, str, str, str | None], ParsedPage]
+"""The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
+
+Favor = Literal["precision", "balanced", "recall"]
+FAVOR: Favor = "recall"
+"""trafilatura's bias (benchmarks/eval_clusters.py measures each): recall keeps more of the
+article; what it keeps of the site's chrome is left out of clustering by the outlet's
+recurring lines (:mod:`newswatch.cluster`)."""
+
+
+def extract_page(html: bytes | str, url: str, language: str | None = None, favor: Favor = FAVOR) -> dict | None:
+    """Main text and metadata of an HTML page, or None when there is no article text.
+
+    The publication time is the page's own (:func:`newswatch.page_dates.page_published`, with
+    ``language`` for a visible time stated without zone), never a date trafilatura finds
+    elsewhere on the page (sidebars, lists of other articles).
+    """
+    document = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False,
+        favor_recall=favor == "recall", favor_precision=favor == "precision",
+        date_extraction_params={"extensive_search": False},
+    )
+    if document is None or not (document.text or "").strip():
+        return None
+    return {
+        "text": clean_text(document.text).strip(),
+        "title": clean_text(document.title) if document.title else None,
+        "author": document.author,
+        "published_at": page_published(html, language),
+        "language": document.language,
+        "canonical_url": document.url,
+    }
+
+
+def parse_page(
+    content: bytes, url: str, title: str, language_hint: str | None, *, favor: Favor = FAVOR
+) -> ParsedPage:
+    """Extract the page at ``url``; FetchError when it has no usable article text.
+
+    ``title`` (the feed's) stands in for a page without one in language detection, and the
+    feed's declared ``language_hint`` comes first: a page's lang attribute is often a
+    site-wide default.
+    """
+    try:
+        fields = extract_page(content, url, language_hint, favor)
+    except Exception as err:  # a hostile page must cost one article, never the batch
+        raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
+    if fields is None:
+        raise FetchError("no article text found on the page")
+    hint = language_hint or fields["language"]
+    fields["language"] = detect_language(f"{fields['title'] or title}\n{fields['text']}", hint)
+    return ParsedPage(content_hash=content_hash(fields["text"]), **fields)
