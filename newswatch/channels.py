@@ -16,8 +16,6 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import quote
 
-import apprise
-
 from newswatch.alert_config import Channel
 from newswatch.config import MailSettings
 from newswatch.credentials import resolve_secret
@@ -88,6 +86,8 @@ class AppriseChannel:
 
     def deliver(self, raw: bytes, message_id: str) -> Delivery:
         """Send through Apprise as plain text (Apprise escapes it for each service)."""
+        import apprise  # imported by what sends an alert, not by every command that reads alerts' texts
+
         message = json.loads(raw)
         notifier = apprise.Apprise(asset=apprise.AppriseAsset(app_id=APP_ID, app_desc="newswatch alerts"))
         where = f"channel {self.name} ({self.scheme}://)"
