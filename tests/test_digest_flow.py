@@ -4,7 +4,7 @@ API, a real SMTP server on loopback requiring login, and a password in a Prefect
 from __future__ import annotations
 
 import pytest
-from digest_helpers import CSTO_EN, CSTO_HY, PEACE_RU, Newsroom, digest_entry, mail_settings
+from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, Newsroom, digest_entry, mail_settings
 from smtp_sink import SmtpServer, password_checker
 from typer.testing import CliRunner
 
@@ -50,6 +50,14 @@ def test_digest_flow_logs_in_with_a_secret_block_and_sends_once(site, tmp_path, 
     [received] = smtp.received
     assert received.message["Message-ID"] == result["message_id"]
     assert received.message["Subject"] == "Caucasus brief: 3 new (peace accord 1, CSTO 2)"
+
+    # `digest send` runs without a flow, but reads the block from the same Prefect API to log in
+    room.publish("ka", PEACE_KA)
+    room.ingest(room.config([digest_entry()], mail))
+    sent = CliRunner().invoke(app, ["digest", "send", "brief", "--sources", sources])
+    assert sent.exit_code == 0, sent.output
+    assert "brief: sent, 1 stories listed" in sent.output
+    assert len(smtp.received) == 2
 
 
 def test_digest_commands(site, tmp_path, monkeypatch):
