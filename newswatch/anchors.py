@@ -25,6 +25,7 @@ from anyascii import anyascii
 from newswatch.text import folded_words
 
 NAME_CONSONANTS = 3  # a name key keeps this many consonants: enough to tell names apart, few enough for endings
+CONFLICTING = 3  # figures in one lede only, per figure in both, that make two ledes another report
 PRIOR_FOUNDERS = 100  # weights are smoothed as if this many more founders shared no key
 _DIGRAPHS = (("kh", "h"), ("zh", "z"), ("sh", "s"), ("ch", "c"), ("ts", "c"), ("dz", "z"), ("gh", "g"))
 _LETTERS = str.maketrans({"x": "h", "q": "k", "w": "v"})
@@ -59,9 +60,13 @@ def numbers(keys: Collection[str]) -> set[str]:
 
 
 def numbers_conflict(a: Collection[str], b: Collection[str]) -> bool:
-    """True when both have figures and share none: another day's report, another meeting."""
+    """True when both have figures and those only one has outnumber three to one those both have.
+
+    Another day's report or another meeting has other dates, times and counts; an edition
+    keeps its story's figures, though its lede may hold fewer or more of them.
+    """
     first, second = numbers(a), numbers(b)
-    return bool(first and second and not first & second)
+    return bool(first and second) and len(first ^ second) > CONFLICTING * len(first & second)
 
 
 def key_weights(founders: Iterable[Collection[str]]) -> dict[str, float]:

@@ -6,7 +6,7 @@ Word shingles do not cross languages; meaning does, and so do figures and names
 (:mod:`newswatch.anchors`). An article that founds a story in its language is recorded with
 the anchors of its title and lede. It is compared with the founders in other languages seen
 within ``clusters.edition_hours`` that share enough rare anchors with it
-(:data:`MIN_EVIDENCE`) and whose figures do not contradict its own; only then are both
+(``clusters.edition_evidence``) and whose figures do not contradict its own; only then are both
 embedded (title and lede, the multilingual model of :mod:`newswatch.semantic`; a stored
 founder's embedding is kept once computed), and it joins the story of the most similar one
 if their cosine similarity reaches ``clusters.edition_similarity``. Embedding costs 0.1-0.3
@@ -31,7 +31,6 @@ from newswatch.config import ClusterSettings
 from newswatch.models import Edition
 
 LEDE_WORDS = 60  # title and about the first two sentences: what every edition keeps
-MIN_EVIDENCE = 4.0  # shared anchor weight (:func:`newswatch.anchors.evidence`) before embeddings are compared
 
 
 class EditionStore(Protocol):
@@ -100,7 +99,7 @@ def link_editions(
     ``founders`` are (group number, language, seen at, lede) of the groups that founded a
     cluster in their language. Each joins the cluster of the most similar founder in another
     language (stored, or earlier in this batch) seen within ``settings.edition_hours`` that
-    shares :data:`MIN_EVIDENCE` of anchors with it and no contradicting figures, if the
+    shares ``settings.edition_evidence`` of anchors with it and no contradicting figures, if the
     similarity of their embeddings reaches ``settings.edition_similarity`` and that story has
     no founder in its language yet (two stories of one language are never joined through a
     third language); every founder is then stored, embedded only if it was compared.
@@ -118,7 +117,7 @@ def link_editions(
         present = {e.cluster_id for e in window.all if e.language == language}
         candidates = [
             position for position, weight in window.sharing(own).items()
-            if weight >= MIN_EVIDENCE
+            if weight >= settings.edition_evidence
             and (other := window.all[position]).cluster_id not in present
             and abs(other.seen_at - seen) <= hours
             and not numbers_conflict(own, other.anchors)
