@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
+from newswatch.acronyms import Acronym, declare, occurrences, spelled_otherwise
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
@@ -102,6 +103,7 @@ class _Compiled:
     node: object
     min_score: float
     own: frozenset[str]  # labels of the topic's own terms, named first in its reasons
+    acronyms: tuple[Acronym, ...] = ()  # its acronyms, with what they stand for
 
 
 class _Index:
@@ -173,7 +175,8 @@ class Matcher:
         self._entities = entities
         self._entity_lits: dict[str, _Lits] = {}
         self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score,
-                                  frozenset(p.removeprefix(CASE_PREFIX) for ps in t.terms.values() for p in ps))
+                                  frozenset(p.removeprefix(CASE_PREFIX) for ps in t.terms.values() for p in ps),
+                                  tuple(declare(a, e) for a, e in t.acronyms.items()))
                         for t in topics]
         options = {n: t.semantic for n, t in enumerate(topics) if t.semantic is not None}
         if options and semantic and not semantic_available():
@@ -237,7 +240,7 @@ class Matcher:
         results = []
         for n in sorted(triggered | meaning.keys()):
             topic = self._topics[n]
-            hit = ev.hit(topic.node, _ALL_FIELDS) if n in triggered else None
+            hit = _own_sense(ev, topic.acronyms).hit(topic.node, _ALL_FIELDS) if n in triggered else None
             keyword = hit.score + _proximity_bonus(hit.spans) if hit else 0.0
             similarity, semantic = meaning.get(n, (0.0, 0.0))
             score = keyword + semantic
@@ -301,8 +304,9 @@ class Matcher:
         the whole query) holds for this article, keywords only."""
         texts = (title or "", body or "")
         tokens = [tokenize(t) for t in texts]
-        ev = _Evaluator(self._index.find(tokens), texts, tokens, language)
-        node = next(topic.node for topic in self._topics if topic.name == name)
+        topic = next(topic for topic in self._topics if topic.name == name)
+        ev = _own_sense(_Evaluator(self._index.find(tokens), texts, tokens, language), topic.acronyms)
+        node = topic.node
         operands = node.operands if isinstance(node, And) else (node,)
         return [ev.hit(op, _ALL_FIELDS) is not None for op in operands]
 
@@ -353,15 +357,15 @@ class _Evaluator:
 
     def __init__(self, found: dict[int, list[tuple[int, int, int]]], texts: tuple[str, str],
                  tokens: Sequence[Sequence[Token]], language: str | None) -> None:
-        self._found = found
-        self._texts = texts
-        self._tokens = tokens
+        self.found = found
+        self.texts = texts
+        self.tokens = tokens
         self._lengths = (len(tokens[_TITLE]), len(tokens[_BODY]))
-        self._language = language
+        self.language = language
 
     def _written(self, f: int, start: int, case: tuple[tuple[str, bool], ...]) -> bool:
         """Whether the words from ``start`` in field ``f`` are written as ``case`` says (capitals)."""
-        text, tokens = self._texts[f], self._tokens[f]
+        text, tokens = self.texts[f], self.tokens[f]
         for tok, (word, prefix) in zip(tokens[start:start + len(case)], case, strict=True):
             written = text[tok.start:tok.end]
             if not (written.startswith(word) if prefix else written == word):
@@ -372,7 +376,7 @@ class _Evaluator:
         """Positions where a positional node matches, sorted by (field, start)."""
         if isinstance(node, _Lits):
             out = [(f, s, e, ((s, e, node.label),)) for lit in node.ids
-                   for f, s, e in self._found.get(lit, ())
+                   for f, s, e in self.found.get(lit, ())
                    if f in fields and (node.case is None or self._written(f, s, node.case))]
         elif isinstance(node, Or):
             out = [span for op in node.operands for span in self.spans(op, fields)]
@@ -404,7 +408,7 @@ class _Evaluator:
 
     def hit(self, node: object, fields: frozenset[int]) -> _Hit | None:
         """Evaluate a (sub)query; None when it does not match."""
-        if isinstance(node, _Lits) and not any(lit in self._found for lit in node.ids):
+        if isinstance(node, _Lits) and not any(lit in self.found for lit in node.ids):
             return None  # the common case, decided without building spans
         if isinstance(node, And):
             total = _Hit(0.0, [])
@@ -424,7 +428,7 @@ class _Evaluator:
         if isinstance(node, Not):
             return None if self.hit(node.operand, fields) else _Hit(0.0, [])
         if isinstance(node, Lang):
-            return _Hit(0.0, []) if self._language == node.code else None
+            return _Hit(0.0, []) if self.language == node.code else None
         if isinstance(node, Field) and node.field != "lede":  # lede: by positions, below
             return self.hit(node.operand, fields & {_IN_FIELD[node.field]})
         if isinstance(node, Boost):
@@ -435,6 +439,21 @@ class _Evaluator:
             return sub
         spans = self.spans(node, fields)
         return _Hit(self.score(spans), spans) if spans else None
+
+
+def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
+    """``ev`` without the hits on a topic's acronyms that the article spells out as something else."""
+    fields = [(ev.texts[f], ev.tokens[f]) for f in (_TITLE, _BODY)]
+    drop: set[tuple[int, int]] = set()
+    for acronym in acronyms:
+        at = [occurrences(acronym, tokens) for _, tokens in fields]
+        if any(at) and spelled_otherwise(acronym, [(*field, a) for field, a in zip(fields, at, strict=True)], _BODY):
+            drop.update((f, i) for f, positions in enumerate(at) for i in positions)
+    if not drop:
+        return ev
+    found = {lit: kept for lit, hits in ev.found.items()
+             if (kept := [(f, s, e) for f, s, e in hits if not any((f, i) in drop for i in range(s, e))])}
+    return _Evaluator(found, ev.texts, ev.tokens, ev.language)
 
 
 def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
