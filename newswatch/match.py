@@ -443,6 +443,8 @@ class _Evaluator:
 
 def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
     """``ev`` without the hits on a topic's acronyms that the article spells out as something else."""
+    if not acronyms:
+        return ev
     fields = [(ev.texts[f], ev.tokens[f]) for f in (_TITLE, _BODY)]
     drop: set[tuple[int, int]] = set()
     for acronym in acronyms:
