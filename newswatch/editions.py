@@ -72,13 +72,9 @@ class _Founders:
         self.add_to_index(len(self.all), edition)
         self.all.append(edition)
 
-    def sharing(self, keys: frozenset[str]) -> dict[int, float]:
-        """Positions of the founders sharing any of ``keys``, with the evidence they share."""
-        found: dict[int, float] = defaultdict(float)
-        for key in keys:
-            for position in self.index.get(key, ()):
-                found[position] += self.weights[key]
-        return found
+    def sharing(self, keys: frozenset[str]) -> set[int]:
+        """Positions of the founders sharing any of ``keys``."""
+        return {position for key in keys for position in self.index.get(key, ())}
 
     def embedding(self, position: int) -> np.ndarray:
         """The embedding of a founder, computed the first time it is needed."""
@@ -116,8 +112,8 @@ def link_editions(
     for (group, language, seen, text), own in zip(founders, keys, strict=True):
         present = {e.cluster_id for e in window.all if e.language == language}
         candidates = [
-            position for position, weight in window.sharing(own).items()
-            if weight >= settings.edition_evidence
+            position for position in sorted(window.sharing(own))
+            if evidence(own, window.all[position].anchors, window.weights) >= settings.edition_evidence
             and (other := window.all[position]).cluster_id not in present
             and abs(other.seen_at - seen) <= hours
             and not numbers_conflict(own, other.anchors)
