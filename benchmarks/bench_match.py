@@ -1,29 +1,41 @@
 """Benchmark: topic matching throughput for 3 vs 100 (and 1000) topics, in one run.
 
-Articles are built from the labelled test set (several short articles of one language run
-together, about 250 words) plus the two sample articles, repeated. The three
-shipped topics are padded with seeded synthetic topics; ``overlap`` is the share of them
-built from the articles' own words (0.1: most topics rarely fire, as in real monitoring;
-1.0: every topic fires often, a pessimistic load). Prints a table and writes
-benchmarks/results/bench_match.json.
+Two streams of articles: ``labelled``, built from the labelled test set (several short
+articles of one language run together, about 250 words) plus the two sample articles,
+nearly all on a watched topic; and ``stream``, the articles of the ingest benchmark's
+synthetic web (benchmarks/corpus_server.py: one in ten on topic, as in a real news stream,
+the rest off-topic text). The three shipped topics are padded with seeded synthetic topics;
+``overlap`` is the share of them built from the articles' own words (0.1: most topics rarely
+fire, as in real monitoring; 1.0: every topic fires often, a pessimistic load). Prints a
+table and writes benchmarks/results/bench_match.json.
 
-    uv run python benchmarks/bench_match.py [--articles 3000] [--repeats 3]
+``--against DIR`` measures the matcher of another checkout (DIR/newswatch, e.g. ``git worktree
+add DIR main``) in the same run, on the same articles and topics, and prints the speed-up and
+whether both gave exactly the same matches (scores, terms, snippets, reasons).
+
+    uv run python benchmarks/bench_match.py [--articles 3000] [--repeats 3] [--against DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+# --code DIR (how --against runs the other checkout): its newswatch package, imported first.
+CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else None
+sys.path[:0] = [*([CODE] if CODE else []), str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from conftest import SAMPLES  # noqa: E402
+from corpus_server import Corpus  # noqa: E402
 from labelled.data import load_articles, load_watchlist  # noqa: E402
 
 from newswatch.config import Topic  # noqa: E402
@@ -49,6 +61,14 @@ def corpus(n: int, per_article: int = 6) -> list[tuple[str, str, str | None]]:
             base.append((group[0]["title"], "\n".join(f"{a['title']}. {a['body']}" for a in group), lang))
     base += [("", p.read_text(encoding="utf-8"), "en") for p in sorted(SAMPLES.glob("*.txt"))]
     return [base[i % len(base)] for i in range(n)]
+
+
+def stream(n: int, feeds: int = 50) -> list[tuple[str, str, str | None]]:
+    """``n`` (title, body, language) triples of the ingest benchmark's synthetic web: one
+    article in ten on a watched topic, the rest off-topic text in the same languages."""
+    web = Corpus(feeds, -(-n // feeds))
+    stories = (web.story(feed, article) for article in range(web.articles) for feed in range(feeds))
+    return [(s.title, "\n\n".join(s.paragraphs), s.language) for s in stories][:n]
 
 
 def synthetic_topics(count: int, articles: list[tuple[str, str, str | None]], overlap: float,
@@ -77,51 +97,89 @@ def synthetic_topics(count: int, articles: list[tuple[str, str, str | None]], ov
     return out
 
 
-def throughput(topics: list[Topic], articles, repeats: int, overlap: float, semantic: bool = False) -> dict:
+def throughput(name: str, topics: list[Topic], articles, repeats: int, overlap: float,
+               semantic: bool = False) -> dict:
+    """Articles per second (median of ``repeats``) of one matcher over ``articles``, and a
+    digest of everything it returned (to compare two versions of the matcher)."""
     _, entities = load_watchlist()
     t0 = time.perf_counter()
     matcher = compile_topics(topics, entities, semantic=semantic)
     compile_s = time.perf_counter() - t0
-    runs, matches = [], 0
+    runs, results = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        matches = sum(len(matcher.match(title, body, lang)) for title, body, lang in articles)
+        results = [matcher.match(title, body, lang) for title, body, lang in articles]
         runs.append(len(articles) / (time.perf_counter() - t0))
-    return {"topics": len(topics), "semantic": semantic, "overlap": overlap, "compile_s": compile_s, "articles_per_s": statistics.median(runs),
-            "matches": matches}
+    return {"corpus": name, "topics": len(topics), "semantic": semantic, "overlap": overlap, "compile_s": compile_s,
+            "articles_per_s": statistics.median(runs), "matches": sum(map(len, results)),
+            "on_topic": sum(1 for r in results if r) / len(articles),
+            "digest": hashlib.sha256(repr(results).encode()).hexdigest()[:16]}
+
+
+def measure(n_articles: int, repeats: int) -> list[dict]:
+    """Every row of the table: both streams, 3, 100 and 1000 topics."""
+    shipped, _ = load_watchlist()
+    rows = []
+    for name, articles in (("labelled", corpus(n_articles)), ("stream", stream(n_articles))):
+        first = len(rows)
+        rows.append(throughput(name, shipped, articles, repeats, 0.0))
+        for n in (100, 1000):
+            for overlap in (0.1, 1.0):
+                extra = synthetic_topics(n - len(shipped), articles, overlap)
+                rows.append(throughput(name, shipped + extra, articles, repeats, overlap))
+        if semantic_available():  # the embedding model dominates: measure it on fewer articles
+            rows.append(throughput(name, shipped, articles[:300], 1, 0.0, semantic=True))
+        for row in rows[first:]:
+            row["ratio_vs_3"] = row["articles_per_s"] / rows[first]["articles_per_s"]
+    return rows
+
+
+def against(code: str, n_articles: int, repeats: int) -> list[dict]:
+    """The rows measured with the matcher of the checkout ``code``, in a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rows.json"
+        subprocess.run([sys.executable, __file__, "--code", str(Path(code).resolve()), "--articles", str(n_articles),
+                        "--repeats", str(repeats), "--rows-to", str(out)], check=True)
+        return json.loads(out.read_text())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against", metavar="DIR", help="also measure the matcher of this checkout")
+    parser.add_argument("--code", metavar="DIR", help=argparse.SUPPRESS)  # read at import (CODE)
+    parser.add_argument("--rows-to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rows_to:  # the child process of --against
+        args.rows_to.write_text(json.dumps(measure(args.articles, args.repeats)))
+        return
+    before = against(args.against, args.articles, args.repeats) if args.against else None
+    rows = measure(args.articles, args.repeats)
+    for row, old in zip(rows, before or (), strict=True):
+        row["before_articles_per_s"] = old["articles_per_s"]
+        row["speedup"] = row["articles_per_s"] / old["articles_per_s"]
+        row["same_results"] = row["digest"] == old["digest"]
     articles = corpus(args.articles)
-    shipped, _ = load_watchlist()
-    rows = [throughput(shipped, articles, args.repeats, 0.0)]
-    for n in (100, 1000):
-        for overlap in (0.1, 1.0):
-            extra = synthetic_topics(n - len(shipped), articles, overlap)
-            rows.append(throughput(shipped + extra, articles, args.repeats, overlap))
-    if semantic_available():  # the embedding model dominates: measure it on fewer articles
-        rows.append(throughput(shipped, articles[:300], 1, 0.0, semantic=True))
-    base = rows[0]["articles_per_s"]
-    for row in rows:
-        row["ratio_vs_3"] = row["articles_per_s"] / base
 
     t0 = time.perf_counter()
     for title, body, lang in articles:
         detect_language(f"{title}\n{body}", lang)
     detect_rate = len(articles) / (time.perf_counter() - t0)
 
-    mean_words = statistics.mean(len(words(t)) + len(words(b)) for t, b, _ in articles)
-    print(f"{len(articles)} articles (mean {mean_words:.0f} words), median of {args.repeats} runs")
-    print(f"{'topics':>7} {'semantic':>9} {'overlap':>8} {'compile s':>10} {'articles/s':>11} {'vs 3 topics':>12} "
-          f"{'matches':>8}")
+    mean_words = {name: statistics.mean(len(words(t)) + len(words(b)) for t, b, _ in texts)
+                  for name, texts in (("labelled", articles), ("stream", stream(args.articles)))}
+    print(f"{len(articles)} articles per stream (mean words: "
+          f"{', '.join(f'{k} {v:.0f}' for k, v in mean_words.items())}), median of {args.repeats} runs")
+    print(f"{'stream':>9} {'topics':>7} {'semantic':>9} {'overlap':>8} {'on topic':>9} {'compile s':>10} "
+          f"{'articles/s':>11} {'vs 3 topics':>12} {'matches':>8}"
+          + (f" {'before':>8} {'speed-up':>9} {'same':>5}" if before else ""))
     for row in rows:
-        print(f"{row['topics']:>7} {'yes' if row['semantic'] else 'no':>9} {row['overlap']:>8.1f} "
-              f"{row['compile_s']:>10.3f} {row['articles_per_s']:>11.0f} "
-              f"{row['ratio_vs_3']:>12.2f} {row['matches']:>8}")
+        print(f"{row['corpus']:>9} {row['topics']:>7} {'yes' if row['semantic'] else 'no':>9} {row['overlap']:>8.1f} "
+              f"{row['on_topic']:>9.0%} {row['compile_s']:>10.3f} {row['articles_per_s']:>11.0f} "
+              f"{row['ratio_vs_3']:>12.2f} {row['matches']:>8}"
+              + (f" {row['before_articles_per_s']:>8.0f} {row['speedup']:>9.2f} "
+                 f"{'yes' if row['same_results'] else 'NO':>5}" if before else ""))
     print(f"detect_language: {detect_rate:.0f} articles/s")
 
     out = ROOT / "benchmarks" / "results" / "bench_match.json"

@@ -60,7 +60,7 @@ _PROXIMITY = 10  # different terms at most this many words apart earn a bonus ..
 _PROXIMITY_BONUS, _PROXIMITY_MAX = 0.25, 1.0  # ... of 0.25 per neighbouring pair, at most 1.0
 _CONTEXT = 12  # words of context either side of a snippet's hits
 _MAX_WINDOW = 40  # words of hits grouped into one snippet
-_SEEN_WORDS = 200_000  # distinct words whose pattern ids are remembered (then forgotten at once)
+_SEEN_WORDS = 200_000  # distinct words of texts remembered as analysed (then forgotten at once)
 
 
 def field_score(field: int, count: int, length: int) -> float:
@@ -119,11 +119,13 @@ class _Index:
         self.sequences: list[tuple[int, ...]] = []  # literal id -> word pattern ids
         self.first: dict[int, list[int]] = {}  # word pattern id -> literals starting with it
         self.prefix_lengths: tuple[int, ...] = ()
-        self._seen: dict[str, tuple[int, ...]] = {}  # word of a text -> its pattern ids
+        self._known: set[str] = set()  # words of texts analysed so far ...
+        self._matching: dict[str, tuple[int, ...]] = {}  # ... those that match a pattern: their ids
 
     def literal(self, term: Term) -> int:
         """Register a term and return its literal id."""
-        self._seen.clear()
+        self._known.clear()
+        self._matching.clear()
         pids = []
         for word in term.words:
             key, surface = analyse(word.text)
@@ -140,37 +142,40 @@ class _Index:
             self.first.setdefault(seq[0], []).append(self.literals[seq])
         return self.literals[seq]
 
-    def patterns(self, word: str) -> tuple[int, ...]:
-        """The word pattern ids a word of a text matches (its stem; its folded beginnings),
-        remembered per distinct word, so each word is analysed once per run, not per occurrence."""
-        pids = self._seen.get(word)
-        if pids is None:
-            if len(self._seen) >= _SEEN_WORDS:
-                self._seen.clear()
-            key, surface = analyse(word)
-            found = [] if (pid := self.exact.get(key)) is None else [pid]
-            for n in self.prefix_lengths:
-                head = surface[:n]
-                if n > len(surface) or head not in self.partial:
-                    break  # no longer prefix can match either
-                if (pid := self.prefix.get(head)) is not None:
-                    found.append(pid)
-            pids = self._seen[word] = tuple(found)
-        return pids
+    def _learn(self, word: str) -> None:
+        """Analyse a word of a text once and remember the word pattern ids it matches (its
+        stem; its folded beginnings), if any."""
+        if len(self._known) >= _SEEN_WORDS:
+            self._known.clear()
+            self._matching.clear()
+        self._known.add(word)
+        key, surface = analyse(word)
+        pids = [] if (pid := self.exact.get(key)) is None else [pid]
+        for n in self.prefix_lengths:
+            head = surface[:n]
+            if n > len(surface) or head not in self.partial:
+                break  # no longer prefix can match either
+            if (pid := self.prefix.get(head)) is not None:
+                pids.append(pid)
+        if pids:
+            self._matching[word] = tuple(pids)
 
     def find(self, fields: Sequence[Words]) -> dict[int, list[tuple[int, int, int]]]:
         """Return every literal occurring in the fields' words: id -> [(field, start, end)].
 
-        Only the distinct words of a field are looked up; positions are collected only in a
-        field where some word matches a pattern."""
-        sequences = self.sequences
+        The distinct words of a field are matched against the words seen before as sets (new
+        words are analysed once); positions are collected only in a field where a word matched."""
+        sequences, matching = self.sequences, self._matching
         found: dict[int, list[tuple[int, int, int]]] = {}
         for f, field_words in enumerate(fields):
             ws = field_words.words
-            hits = {w: pids for w in set(ws) if (pids := self.patterns(w))}
+            distinct = set(ws)
+            for word in distinct - self._known:
+                self._learn(word)
+            hits = distinct & matching.keys()
             if not hits:
                 continue
-            at = {i: hits[w] for i, w in enumerate(ws) if w in hits}
+            at = {i: matching[w] for i, w in enumerate(ws) if w in hits}
             for i, pids in at.items():
                 for pid in pids:
                     for lit in self.first.get(pid, ()):

@@ -45,8 +45,9 @@ def clean_text(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
-# A word is a run of letters/digits, keeping combining marks that follow a letter.
-_WORD_RE = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0483-\u0489])*")
+# A word is a run of letters/digits, keeping combining marks that follow a letter (written
+# with runs inside the group: the same words as one character at a time, found faster).
+_WORD_RE = re.compile(r"[^\W_](?:[^\W_]+|[\u0300-\u036f\u0483-\u0489]+)*")
 _WORD_SPLIT = re.compile(f"({_WORD_RE.pattern})")  # text -> [gap, word, gap, word, ..., gap]
 _MARKS = {c: None for c in range(0x0300, 0x0370)} | {c: None for c in range(0x0483, 0x048A)}
 _EQUIVALENTS = str.maketrans({"ı": "i", "ё": "е"})
