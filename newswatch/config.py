@@ -34,10 +34,12 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from newswatch import safe_yaml
+from newswatch.acronyms import declare
 from newswatch.alert_config import Alert, Channel, FeedsOutSettings, SpikeSettings, alert_problems
 from newswatch.errors import ConfigError, QuerySyntaxError
 from newswatch.netguard import check_allow_entry
-from newswatch.query import entity_refs, parse_listed_term, parse_query
+from newswatch.query import CASE_PREFIX, entity_refs, parse_listed_term, parse_query, parse_term
+from newswatch.text import analyse, words
 
 DEFAULT_SOURCES = Path("sources.yaml")
 # The longest span of hours anything accepts (report window, digest look-back, dead recheck):
@@ -503,6 +505,7 @@ class Topic(_Strict):
     query: str | None = None
     min_score: float = Field(1.0, ge=0, le=1e6)
     semantic: SemanticOptions | None = None
+    acronyms: dict[str, str] = Field({}, description="acronym: what it stands for in this topic")
 
     @field_validator("terms")
     @classmethod
@@ -525,6 +528,25 @@ class Topic(_Strict):
             except QuerySyntaxError as err:
                 raise ValueError(_query_error(info.data.get("name", "?"), err.line, err.column, err.reason)) from None
         return query
+
+    @field_validator("acronyms")
+    @classmethod
+    def _acronyms_are_terms(cls, acronyms: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """Each acronym is one of the topic's terms and its expansion spells it."""
+        terms = info.data.get("terms") or {}
+        listed = {analyse(w)[1] for phrases in terms.values() for p in phrases
+                  for w in [p.removeprefix(CASE_PREFIX).rstrip("*")] if len(words(w)) == 1}
+        for acronym, expansion in acronyms.items():
+            try:
+                parse_term(expansion)
+                known = declare(acronym, expansion).letters
+            except (QuerySyntaxError, ValueError) as err:
+                reason = err.reason if isinstance(err, QuerySyntaxError) else str(err)
+                raise ValueError(f"topic {info.data.get('name', '?')!r}: {reason}") from None
+            if known not in listed:
+                raise ValueError(f"topic {info.data.get('name', '?')!r}: acronym {acronym!r} is not one of the"
+                                 " topic's terms (list it under terms too)")
+        return acronyms
 
     @model_validator(mode="after")
     def _has_terms(self) -> Topic:

@@ -19,8 +19,10 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from importlib.metadata import version
 
+from newswatch.acronyms import Acronym, declare, occurrences, spelled_otherwise
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
@@ -42,7 +44,7 @@ from newswatch.query import (
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
-from newswatch.text import Words, analyse
+from newswatch.text import Token, Words, analyse, tokenize
 
 log = logging.getLogger("newswatch.match")
 
@@ -106,6 +108,7 @@ class _Compiled:
     node: object
     min_score: float
     own: frozenset[str]  # labels of the topic's own terms, named first in its reasons
+    acronyms: tuple[Acronym, ...] = ()  # its acronyms, with what they stand for
 
 
 class _Index:
@@ -193,7 +196,8 @@ class Matcher:
         self._entities = entities
         self._entity_lits: dict[str, _Lits] = {}
         self._topics = [_Compiled(t.name, self._compile_topic(t), t.min_score,
-                                  frozenset(p.removeprefix(CASE_PREFIX) for ps in t.terms.values() for p in ps))
+                                  frozenset(p.removeprefix(CASE_PREFIX) for ps in t.terms.values() for p in ps),
+                                  tuple(declare(a, e) for a, e in t.acronyms.items()))
                         for t in topics]
         options = {n: t.semantic for n, t in enumerate(topics) if t.semantic is not None}
         if options and semantic and not semantic_available():
@@ -257,7 +261,7 @@ class Matcher:
         results = []
         for n in sorted(triggered | meaning.keys()):
             topic = self._topics[n]
-            hit = ev.hit(topic.node, _ALL_FIELDS) if n in triggered else None
+            hit = _own_sense(ev, topic.acronyms).hit(topic.node, _ALL_FIELDS) if n in triggered else None
             keyword = hit.score + _proximity_bonus(hit.spans) if hit else 0.0
             similarity, semantic = meaning.get(n, (0.0, 0.0))
             score = keyword + semantic
@@ -320,8 +324,9 @@ class Matcher:
         """Whether each clause of topic ``name`` (the operands of its query's top-level AND, or
         the whole query) holds for this article, keywords only."""
         fields = (Words(title or ""), Words(body or ""))
-        ev = _Evaluator(self._index.find(fields), fields, language)
-        node = next(topic.node for topic in self._topics if topic.name == name)
+        topic = next(topic for topic in self._topics if topic.name == name)
+        ev = _own_sense(_Evaluator(self._index.find(fields), fields, language), topic.acronyms)
+        node = topic.node
         operands = node.operands if isinstance(node, And) else (node,)
         return [ev.hit(op, _ALL_FIELDS) is not None for op in operands]
 
@@ -372,14 +377,20 @@ class _Evaluator:
 
     def __init__(self, found: dict[int, list[tuple[int, int, int]]], fields: tuple[Words, Words],
                  language: str | None) -> None:
-        self._found = found
-        self._fields = fields
+        self.found = found
+        self.fields = fields
         self._lengths = (len(fields[_TITLE]), len(fields[_BODY]))
-        self._language = language
+        self.language = language
+
+    @cached_property
+    def tokens(self) -> list[list[Token]]:
+        """The fields' words as analysed tokens, one object per word: only for the acronym check
+        of a topic that declares acronyms and is evaluated for this article."""
+        return [tokenize(words.text) for words in self.fields]
 
     def _written(self, f: int, start: int, case: tuple[tuple[str, bool], ...]) -> bool:
         """Whether the words from ``start`` in field ``f`` are written as ``case`` says (capitals)."""
-        for written, (word, prefix) in zip(self._fields[f].words[start:start + len(case)], case, strict=True):
+        for written, (word, prefix) in zip(self.fields[f].words[start:start + len(case)], case, strict=True):
             if not (written.startswith(word) if prefix else written == word):
                 return False
         return True
@@ -388,7 +399,7 @@ class _Evaluator:
         """Positions where a positional node matches, sorted by (field, start)."""
         if isinstance(node, _Lits):
             out = [(f, s, e, ((s, e, node.label),)) for lit in node.ids
-                   for f, s, e in self._found.get(lit, ())
+                   for f, s, e in self.found.get(lit, ())
                    if f in fields and (node.case is None or self._written(f, s, node.case))]
         elif isinstance(node, Or):
             out = [span for op in node.operands for span in self.spans(op, fields)]
@@ -420,7 +431,7 @@ class _Evaluator:
 
     def hit(self, node: object, fields: frozenset[int]) -> _Hit | None:
         """Evaluate a (sub)query; None when it does not match."""
-        if isinstance(node, _Lits) and not any(lit in self._found for lit in node.ids):
+        if isinstance(node, _Lits) and not any(lit in self.found for lit in node.ids):
             return None  # the common case, decided without building spans
         if isinstance(node, And):
             total = _Hit(0.0, [])
@@ -440,7 +451,7 @@ class _Evaluator:
         if isinstance(node, Not):
             return None if self.hit(node.operand, fields) else _Hit(0.0, [])
         if isinstance(node, Lang):
-            return _Hit(0.0, []) if self._language == node.code else None
+            return _Hit(0.0, []) if self.language == node.code else None
         if isinstance(node, Field) and node.field != "lede":  # lede: by positions, below
             return self.hit(node.operand, fields & {_IN_FIELD[node.field]})
         if isinstance(node, Boost):
@@ -451,6 +462,23 @@ class _Evaluator:
             return sub
         spans = self.spans(node, fields)
         return _Hit(self.score(spans), spans) if spans else None
+
+
+def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
+    """``ev`` without the hits on a topic's acronyms that the article spells out as something else."""
+    fields = [(ev.fields[f].text, ev.tokens[f]) for f in (_TITLE, _BODY)]
+    drop: set[tuple[int, int]] = set()
+    for acronym in acronyms:
+        at = [occurrences(acronym, tokens) for _, tokens in fields]
+        if any(at) and spelled_otherwise(acronym, [(*field, a) for field, a in zip(fields, at, strict=True)], _BODY):
+            drop.update((f, i) for f, positions in enumerate(at) for i in positions)
+    if not drop:
+        return ev
+    found = {lit: kept for lit, hits in ev.found.items()
+             if (kept := [(f, s, e) for f, s, e in hits if not any((f, i) in drop for i in range(s, e))])}
+    narrowed = _Evaluator(found, ev.fields, ev.language)
+    narrowed.tokens = ev.tokens
+    return narrowed
 
 
 def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:

@@ -116,3 +116,18 @@ def test_cli_rejects_bad_file_before_running_anything(tmp_path):
     assert result.returncode == 2
     assert f"{bad}:2: feeds[0].enabled (name: A): Input should be a valid boolean" in result.stderr
     assert not db.parent.exists()  # nothing ran, nothing was created
+
+
+@pytest.mark.parametrize(("acronyms", "expected"), [
+    ("      CSTO: Collective Treaty Organisation\n",
+     "F:6: topics[0].acronyms (name: CSTO): Value error, topic 'CSTO': acronym 'CSTO': 'Collective Treaty"
+     " Organisation' does not spell it"),
+    ("      NATO: North Atlantic Treaty Organization\n",
+     "F:6: topics[0].acronyms (name: CSTO): Value error, topic 'CSTO': acronym 'NATO' is not one of the topic's terms"),
+    ("      CSTO: Collective Security Treaty Organi*zation\n",
+     "F:6: topics[0].acronyms (name: CSTO): Value error, topic 'CSTO': 'Organi*zation' is not a word"),
+])
+def test_acronym_mistakes_are_reported_with_line_and_field(tmp_path, acronyms, expected):
+    text = "feeds:\n" + VALID_FEED + VALID_TOPIC + "    acronyms:\n" + acronyms
+    found = problems(tmp_path, text)
+    assert any(p.startswith(expected) for p in found), found

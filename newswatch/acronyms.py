@@ -1,0 +1,174 @@
+"""What an acronym stands for in one article (a topic's ``acronyms``, docs/queries.md).
+
+An acronym means what the article says it stands for. A topic declares the expansion of its
+acronyms (``CSTO: Collective Security Treaty Organi*``); an article that spells an acronym out
+as something else ("the Caucasus Sports & Tourism Organisation (CSTO)", "CSTO (chief security
+and technology officer)", "... the Caspian Sea Transport Observatory. The CSTO ...") uses the
+letters for another body, so its occurrences of the acronym are not the topic's.
+
+A *spelling* of an acronym is a run of words whose initials give its letters in order; small
+words (``and``, ``of``, ``о``, ``և``, ``და``: at most three letters, not capitalised) may sit
+between them unspelled. The article spells an acronym out where such a run stands right next
+to it, before or after a bracket, dash, comma or colon (any capitals), or anywhere in the body
+as a proper name (every spelling word capitalised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from newswatch.text import Token, analyse, words
+
+SMALL_WORD = 3  # letters: a word this short and not capitalised may stand unspelled in a spelling
+_HEAD = 3  # letters of each spelling word compared with the declared expansion's
+_SEPARATORS = frozenset(" \t\n\u00a0([«\"“—–-:,")  # may stand between an acronym and its spelling
+_MARKS = frozenset("([—–-:,")  # at least one of which must
+_JOINERS = frozenset(" \t\u00a0-&'’")  # may stand between two words of one spelling
+
+
+@dataclass(frozen=True, slots=True)
+class Acronym:
+    """A topic's acronym (``letters``: its folded form) and the heads of the words of its
+    declared expansion that spell it."""
+
+    letters: str
+    heads: tuple[str, ...]
+
+
+def declare(acronym: str, expansion: str) -> Acronym:
+    """The acronym and its expansion, or ValueError when they are not one word and a phrase
+    whose words spell it."""
+    parts = words(acronym)
+    if len(parts) != 1 or parts[0] != acronym.strip() or len(acronym.strip()) < 2:
+        raise ValueError(f"acronym {acronym!r}: write one word of two or more letters or digits")
+    letters = analyse(parts[0])[1]
+    phrase = words(expansion.replace("*", ""))
+    picked = _spell([analyse(w)[1] for w in phrase], [_small(w) for w in phrase], letters, whole=True)
+    if picked is None:
+        raise ValueError(f"acronym {acronym!r}: {expansion!r} does not spell it (each of its letters must"
+                         f" begin a word, in order; only words of {SMALL_WORD} letters or fewer may be left out)")
+    return Acronym(letters, tuple(_head(analyse(phrase[i])[1]) for i in picked))
+
+
+def occurrences(acronym: Acronym, tokens: Sequence[Token]) -> list[int]:
+    """Positions of the acronym among ``tokens``, with an ending written onto it (``კუხოს``)."""
+    letters = acronym.letters
+    return [i for i, tok in enumerate(tokens)
+            if tok.surface.startswith(letters) and len(tok.surface) - len(letters) <= SMALL_WORD]
+
+
+def spelled_otherwise(acronym: Acronym, fields: Sequence[tuple[str, Sequence[Token], list[int]]],
+                      body: int) -> bool:
+    """Whether the article spells the acronym out as something other than its declared expansion,
+    and nowhere as the expansion: next to the acronym, or (when it does not say so there) as a
+    proper name elsewhere. ``fields``: (text, tokens, occurrences of the acronym) per
+    field; proper-name spellings are looked for in ``fields[body]`` only."""
+    beside, elsewhere = set(), set()
+    for f, (text, tokens, at) in enumerate(fields):
+        found = _Field(text, tokens)
+        beside.update(_declared(acronym, tokens, s) for s in found.around(at, acronym.letters))
+        if f == body:
+            elsewhere.update(_declared(acronym, tokens, s) for s in found.proper_names(acronym.letters, set(at)))
+    return (beside or elsewhere) == {False}
+
+
+def _declared(acronym: Acronym, tokens: Sequence[Token], picked: list[int]) -> bool:
+    """Whether the spelling's words begin as the declared expansion's do (any inflection)."""
+    heads = (_head(tokens[i].surface) for i in picked)
+    return all(a.startswith(b) or b.startswith(a) for a, b in zip(heads, acronym.heads, strict=True))
+
+
+def _head(surface: str) -> str:
+    return surface[:_HEAD]
+
+
+def _small(word: str) -> bool:
+    return len(word) <= SMALL_WORD and not word[:1].isupper()
+
+
+def _spell(surfaces: Sequence[str], small: Sequence[bool], letters: str, whole: bool = False,
+           allowed: Sequence[bool] | None = None) -> list[int] | None:
+    """Indexes of the words spelling ``letters`` from the first word on (picking a word where
+    its initial fits, else leaving out a small word), or None. ``whole``: every word must be
+    used; ``allowed``: which words may spell a letter."""
+    @cache
+    def walk(p: int, k: int) -> list[int] | None:
+        if k == len(letters):
+            return [] if not whole or p == len(surfaces) else None
+        if p == len(surfaces):
+            return None
+        if surfaces[p][:1] == letters[k] and (allowed is None or allowed[p]):
+            rest = walk(p + 1, k + 1)
+            if rest is not None:
+                return [p, *rest]
+        return walk(p + 1, k) if small[p] else None
+
+    return walk(0, 0)
+
+
+class _Field:
+    """One field's words, for finding spellings in it."""
+
+    def __init__(self, text: str, tokens: Sequence[Token]) -> None:
+        self.text, self.tokens = text, tokens
+        self.small = [_small(text[t.start:t.end]) for t in tokens]
+
+    def _between(self, a: int, b: int) -> str:
+        """The characters between token ``a`` and token ``b`` (``a`` < ``b``)."""
+        return self.text[self.tokens[a].end:self.tokens[b].start]
+
+    def _run(self, start: int, step: int, limit: int) -> list[int]:
+        """Token positions from ``start`` in direction ``step`` while words are joined (at most ``limit``)."""
+        run = [start]
+        while len(run) < limit:
+            nxt = run[-1] + step
+            if not 0 <= nxt < len(self.tokens):
+                break
+            a, b = sorted((run[-1], nxt))
+            if not set(self._between(a, b)) <= _JOINERS:
+                break
+            run.append(nxt)
+        return run
+
+    def around(self, at: list[int], letters: str) -> list[list[int]]:
+        """Spellings standing right before or after an occurrence of the acronym, across a mark."""
+        limit = 3 * len(letters)
+        out = []
+        for i in at:
+            if i > 0 and self._marked(self._between(i - 1, i)):
+                run = self._run(i - 1, -1, limit)[::-1]  # ends right before the acronym
+                for first in range(len(run)):
+                    picked = self._spell(run[first:], letters, whole=True)
+                    if picked is not None:
+                        out.append(picked)
+                        break
+            if i + 1 < len(self.tokens) and self._marked(self._between(i, i + 1)):
+                picked = self._spell(self._run(i + 1, 1, limit), letters)
+                if picked is not None:
+                    out.append(picked)
+        return out
+
+    def proper_names(self, letters: str, skip: set[int]) -> list[list[int]]:
+        """Spellings anywhere whose spelling words are all capitalised (not written in capitals only)."""
+        written = [self.text[t.start:t.end] for t in self.tokens]
+        capital = [w[:1].isupper() and not (len(w) > 1 and w.isupper()) and i not in skip
+                   for i, w in enumerate(written)]
+        out = []
+        for i, tok in enumerate(self.tokens):
+            if capital[i] and tok.surface[:1] == letters[0]:
+                run = self._run(i, 1, 3 * len(letters))
+                picked = self._spell(run, letters, allowed=[capital[p] for p in run])
+                if picked is not None:
+                    out.append(picked)
+        return out
+
+    def _spell(self, run: list[int], letters: str, whole: bool = False,
+               allowed: Sequence[bool] | None = None) -> list[int] | None:
+        picked = _spell([self.tokens[p].surface for p in run], [self.small[p] for p in run], letters, whole, allowed)
+        return None if picked is None else [run[n] for n in picked]
+
+    @staticmethod
+    def _marked(between: str) -> bool:
+        return set(between) <= _SEPARATORS and bool(set(between) & _MARKS)
