@@ -2,16 +2,18 @@
 
 Two streams of articles: ``labelled``, built from the labelled test set (several short
 articles of one language run together, about 250 words) plus the two sample articles,
-nearly all on a watched topic; and ``stream``, the articles of the ingest benchmark's
+most on a watched topic; and ``stream``, the articles of the ingest benchmark's
 synthetic web (benchmarks/corpus_server.py: one in ten on topic, as in a real news stream,
 the rest off-topic text). The three shipped topics are padded with seeded synthetic topics;
 ``overlap`` is the share of them built from the articles' own words (0.1: most topics rarely
 fire, as in real monitoring; 1.0: every topic fires often, a pessimistic load). Prints a
 table and writes benchmarks/results/bench_match.json.
 
-``--against DIR`` measures the matcher of another checkout (DIR/newswatch, e.g. ``git worktree
-add DIR main``) in the same run, on the same articles and topics, and prints the speed-up and
-whether both gave exactly the same matches (scores, terms, snippets, reasons).
+Rates are articles per CPU second of the process (the same as wall time on an idle machine,
+steadier on a loaded one). ``--against DIR`` also measures the matcher of another checkout
+(DIR/newswatch, e.g. ``git worktree add DIR main``) in a child process, on the same articles
+and topics, pass by pass alternately with this one, and prints the speed-up and whether both
+gave exactly the same matches (scores, terms, snippets, reasons).
 
     uv run python benchmarks/bench_match.py [--articles 3000] [--repeats 3] [--against DIR]
 """
@@ -25,8 +27,8 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,50 +99,108 @@ def synthetic_topics(count: int, articles: list[tuple[str, str, str | None]], ov
     return out
 
 
-def throughput(name: str, topics: list[Topic], articles, repeats: int, overlap: float,
-               semantic: bool = False) -> dict:
-    """Articles per second (median of ``repeats``) of one matcher over ``articles``, and a
-    digest of everything it returned (to compare two versions of the matcher)."""
-    _, entities = load_watchlist()
-    t0 = time.perf_counter()
-    matcher = compile_topics(topics, entities, semantic=semantic)
-    compile_s = time.perf_counter() - t0
-    runs, results = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        results = [matcher.match(title, body, lang) for title, body, lang in articles]
-        runs.append(len(articles) / (time.perf_counter() - t0))
-    return {"corpus": name, "topics": len(topics), "semantic": semantic, "overlap": overlap, "compile_s": compile_s,
-            "articles_per_s": statistics.median(runs), "matches": sum(map(len, results)),
-            "on_topic": sum(1 for r in results if r) / len(articles),
-            "digest": hashlib.sha256(repr(results).encode()).hexdigest()[:16]}
+@dataclass
+class Row:
+    """One line of the table: a stream of articles and a set of topics."""
+
+    corpus: str
+    topics: list[Topic]
+    articles: list[tuple[str, str, str | None]]
+    overlap: float
+    semantic: bool = False
 
 
-def measure(n_articles: int, repeats: int) -> list[dict]:
-    """Every row of the table: both streams, 3, 100 and 1000 topics."""
+def plan(n_articles: int) -> list[Row]:
+    """Every row of the table: both streams, 3, 100 and 1000 topics (the same in every process)."""
     shipped, _ = load_watchlist()
     rows = []
     for name, articles in (("labelled", corpus(n_articles)), ("stream", stream(n_articles))):
-        first = len(rows)
-        rows.append(throughput(name, shipped, articles, repeats, 0.0))
+        rows.append(Row(name, shipped, articles, 0.0))
         for n in (100, 1000):
             for overlap in (0.1, 1.0):
-                extra = synthetic_topics(n - len(shipped), articles, overlap)
-                rows.append(throughput(name, shipped + extra, articles, repeats, overlap))
+                rows.append(Row(name, shipped + synthetic_topics(n - len(shipped), articles, overlap), articles, overlap))
         if semantic_available() and name == "labelled":  # the embedding model dominates: fewer articles
-            rows.append(throughput(name, shipped, articles[:100], 1, 0.0, semantic=True))
-        for row in rows[first:]:
-            row["ratio_vs_3"] = row["articles_per_s"] / rows[first]["articles_per_s"]
+            rows.append(Row(name, shipped, articles[:100], 0.0, semantic=True))
     return rows
 
 
-def against(code: str, n_articles: int, repeats: int) -> list[dict]:
-    """The rows measured with the matcher of the checkout ``code``, in a child process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "rows.json"
-        subprocess.run([sys.executable, __file__, "--code", str(Path(code).resolve()), "--articles", str(n_articles),
-                        "--repeats", str(repeats), "--rows-to", str(out)], check=True)
-        return json.loads(out.read_text())
+class Timed:
+    """One row's matcher, compiled once and run over the row's articles one pass at a time."""
+
+    def __init__(self, row: Row) -> None:
+        _, entities = load_watchlist()
+        self.row = row
+        t0 = time.process_time()
+        self.matcher = compile_topics(row.topics, entities, semantic=row.semantic)
+        self.compile_s = time.process_time() - t0
+
+    def once(self) -> dict:
+        """Articles per CPU second of one pass (the process's CPU time: the same as wall time on
+        an idle machine, steadier on a loaded one), and a digest of everything it returned."""
+        t0 = time.process_time()
+        results = [self.matcher.match(title, body, lang) for title, body, lang in self.row.articles]
+        rate = len(self.row.articles) / (time.process_time() - t0)
+        return {"articles_per_s": rate, "matches": sum(map(len, results)),
+                "on_topic": sum(1 for r in results if r) / len(results),
+                "digest": hashlib.sha256(repr(results).encode()).hexdigest()[:16]}
+
+
+class Baseline:
+    """The matcher of another checkout in a child process, run pass by pass alternately with
+    this one's (so both see the same machine load)."""
+
+    def __init__(self, code: str, n_articles: int) -> None:
+        self._child = subprocess.Popen([sys.executable, __file__, "--code", str(Path(code).resolve()),
+                                        "--articles", str(n_articles), "--serve"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def once(self, row: int) -> dict:
+        self._child.stdin.write(f"{row}\n")
+        self._child.stdin.flush()
+        while not (line := self._child.stdout.readline()).startswith(_REPLY):
+            if not line:
+                raise RuntimeError("the baseline process ended")
+        return json.loads(line[len(_REPLY):])
+
+    def close(self) -> None:
+        self._child.stdin.close()
+        self._child.wait()
+
+
+_REPLY = "pass: "
+
+
+def serve(n_articles: int) -> None:
+    """The child process of :class:`Baseline`: row numbers in, one timed pass each out."""
+    rows, current = plan(n_articles), None
+    for line in sys.stdin:
+        k = int(line)
+        if current is None or current[0] != k:
+            current = (k, Timed(rows[k]))
+        print(_REPLY + json.dumps(current[1].once()), flush=True)
+
+
+def measure(n_articles: int, repeats: int, baseline: Baseline | None) -> list[dict]:
+    """Every row: median articles per CPU second over ``repeats`` passes (one for matching by
+    meaning), with the baseline's passes alternating with ours."""
+    rows, out = plan(n_articles), []
+    for k, row in enumerate(rows):
+        timed, ours, theirs = Timed(row), [], []
+        for _ in range(1 if row.semantic else repeats):
+            if baseline:
+                theirs.append(baseline.once(k))
+            ours.append(timed.once())
+        result = {"corpus": row.corpus, "topics": len(row.topics), "semantic": row.semantic,
+                  "overlap": row.overlap, "compile_s": timed.compile_s, **ours[-1],
+                  "articles_per_s": statistics.median(p["articles_per_s"] for p in ours)}
+        if baseline:
+            result["before_articles_per_s"] = statistics.median(p["articles_per_s"] for p in theirs)
+            result["speedup"] = result["articles_per_s"] / result["before_articles_per_s"]
+            result["same_results"] = {p["digest"] for p in ours + theirs} == {result["digest"]}
+        first = next(r for r in out + [result] if r["corpus"] == row.corpus)
+        result["ratio_vs_3"] = result["articles_per_s"] / first["articles_per_s"]
+        out.append(result)
+    return out
 
 
 def main() -> None:
@@ -149,17 +209,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--against", metavar="DIR", help="also measure the matcher of this checkout")
     parser.add_argument("--code", metavar="DIR", help=argparse.SUPPRESS)  # read at import (CODE)
-    parser.add_argument("--rows-to", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.rows_to:  # the child process of --against
-        args.rows_to.write_text(json.dumps(measure(args.articles, args.repeats)))
+    if args.serve:
+        serve(args.articles)
         return
-    before = against(args.against, args.articles, args.repeats) if args.against else None
-    rows = measure(args.articles, args.repeats)
-    for row, old in zip(rows, before or (), strict=True):
-        row["before_articles_per_s"] = old["articles_per_s"]
-        row["speedup"] = row["articles_per_s"] / old["articles_per_s"]
-        row["same_results"] = row["digest"] == old["digest"]
+    baseline = Baseline(args.against, args.articles) if args.against else None
+    rows = measure(args.articles, args.repeats, baseline)
+    before = baseline is not None
+    if baseline:
+        baseline.close()
     articles = corpus(args.articles)
 
     t0 = time.perf_counter()
@@ -170,7 +229,8 @@ def main() -> None:
     mean_words = {name: statistics.mean(len(words(t)) + len(words(b)) for t, b, _ in texts)
                   for name, texts in (("labelled", articles), ("stream", stream(args.articles)))}
     print(f"{len(articles)} articles per stream (mean words: "
-          f"{', '.join(f'{k} {v:.0f}' for k, v in mean_words.items())}), median of {args.repeats} runs")
+          f"{', '.join(f'{k} {v:.0f}' for k, v in mean_words.items())}), articles per CPU second, "
+          f"median of {args.repeats} passes" + (f", alternating with {args.against}" if before else ""))
     print(f"{'stream':>9} {'topics':>7} {'semantic':>9} {'overlap':>8} {'on topic':>9} {'compile s':>10} "
           f"{'articles/s':>11} {'vs 3 topics':>12} {'matches':>8}"
           + (f" {'before':>8} {'speed-up':>9} {'same':>5}" if before else ""))

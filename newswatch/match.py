@@ -19,10 +19,9 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from importlib.metadata import version
 
-from newswatch.acronyms import Acronym, declare, occurrences, spelled_otherwise
+from newswatch.acronyms import Acronym, declare, is_occurrence, occurrences, spelled_otherwise
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
@@ -44,7 +43,7 @@ from newswatch.query import (
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
-from newswatch.text import Token, Words, analyse, tokenize
+from newswatch.text import Words, analyse
 
 log = logging.getLogger("newswatch.match")
 
@@ -382,12 +381,6 @@ class _Evaluator:
         self._lengths = (len(fields[_TITLE]), len(fields[_BODY]))
         self.language = language
 
-    @cached_property
-    def tokens(self) -> list[list[Token]]:
-        """The fields' words as analysed tokens, one object per word: only for the acronym check
-        of a topic that declares acronyms and is evaluated for this article."""
-        return [tokenize(words.text) for words in self.fields]
-
     def _written(self, f: int, start: int, case: tuple[tuple[str, bool], ...]) -> bool:
         """Whether the words from ``start`` in field ``f`` are written as ``case`` says (capitals)."""
         for written, (word, prefix) in zip(self.fields[f].words[start:start + len(case)], case, strict=True):
@@ -465,20 +458,23 @@ class _Evaluator:
 
 
 def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
-    """``ev`` without the hits on a topic's acronyms that the article spells out as something else."""
-    fields = [(ev.fields[f].text, ev.tokens[f]) for f in (_TITLE, _BODY)]
+    """``ev`` without the hits on a topic's acronyms that the article spells out as something else.
+
+    Only a hit on a word that may be one of the acronyms can be dropped: without one, the
+    article is not searched for spellings."""
+    hit_words = {ev.fields[f].words[i] for hits in ev.found.values() for f, s, e in hits for i in range(s, e)}
+    if not any(is_occurrence(a, analyse(w)[1]) for w in hit_words for a in acronyms):
+        return ev
     drop: set[tuple[int, int]] = set()
     for acronym in acronyms:
-        at = [occurrences(acronym, tokens) for _, tokens in fields]
-        if any(at) and spelled_otherwise(acronym, [(*field, a) for field, a in zip(fields, at, strict=True)], _BODY):
+        at = [occurrences(acronym, words) for words in ev.fields]
+        if any(at) and spelled_otherwise(acronym, list(zip(ev.fields, at, strict=True)), _BODY):
             drop.update((f, i) for f, positions in enumerate(at) for i in positions)
     if not drop:
         return ev
     found = {lit: kept for lit, hits in ev.found.items()
              if (kept := [(f, s, e) for f, s, e in hits if not any((f, i) in drop for i in range(s, e))])}
-    narrowed = _Evaluator(found, ev.fields, ev.language)
-    narrowed.tokens = ev.tokens
-    return narrowed
+    return _Evaluator(found, ev.fields, ev.language)
 
 
 def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from itertools import accumulate
@@ -58,16 +57,6 @@ _STEMMERS = {
     "armenian": Stemmer.Stemmer("armenian"),
     "latin": Stemmer.Stemmer("english"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of a text: its analysed forms and its character offsets in the text."""
-
-    key: str
-    surface: str
-    start: int
-    end: int
 
 
 def script_of(word: str) -> str | None:
@@ -104,16 +93,6 @@ def analyse(word: str) -> tuple[str, str]:
     stemmer = _STEMMERS.get(script_of(folded) or "")
     stem = stemmer.stemWord(folded) if stemmer else folded
     return _strip(stem), _strip(folded)
-
-
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into analysed word tokens with character offsets: one object per word, for
-    the checks that walk a text word by word (acronym spellings); matching uses :class:`Words`."""
-    tokens = []
-    for m in _WORD_RE.finditer(text):
-        key, surface = analyse(m.group())
-        tokens.append(Token(key, surface, m.start(), m.end()))
-    return tokens
 
 
 class Words:
