@@ -5,7 +5,8 @@
 * ``newswatch run`` with nothing new (every feed answers 304) against a bare Prefect flow run,
   both on the same local Prefect API (started once by this script, as ``newswatch serve`` runs
   one), wall time and CPU of the whole process tree;
-* the start of a temporary local Prefect API (what a command pays when no ``serve`` runs).
+* the start of a temporary local Prefect API (what ``run`` and ``ingest`` pay when no ``serve`` runs);
+* ``newswatch report`` without any Prefect API (it uses none) against ``sources validate``.
 
 Each figure is the median of ``--repeats`` runs; results go to benchmarks/results/bench_startup.json.
 
@@ -120,6 +121,13 @@ def main() -> None:
         bare = median_of(args.repeats, [sys.executable, "-c", BARE_FLOW], env, work)
     finally:
         server.stop()
+    # no Prefect API running, none set: a report never starts one
+    report = median_of(args.repeats, [*newswatch, "report", "-s", str(sources), "--out", str(work / "reports")],
+                       base_env, work)
+    figures.update({
+        "report, 1 article, no Prefect API: CPU s": report[1],
+        "report / sources validate (CPU)": report[1] / validate[1],
+    })
     figures.update({
         "run, nothing new: wall s": run[0], "run, nothing new: CPU s": run[1],
         "bare Prefect flow: wall s": bare[0], "bare Prefect flow: CPU s": bare[1],

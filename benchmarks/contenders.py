@@ -91,8 +91,7 @@ def _warm_cpu(work) -> dict:
 def report(sources: str, database: str, hours: str, out: str) -> None:
     """CPU of newswatch's report (its queries and rendering), warm, without the command around it."""
     from newswatch.config import load_config
-    from newswatch.pipeline import report as write_report
-    from newswatch.pipeline import report_window
+    from newswatch.reports import report as write_report, report_window
     from storage.db import open_reader
 
     config = load_config(Path(sources), Path(database))

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from flows import configure_logging, configured
-from newswatch.atom import write_feeds
-from newswatch.digest import send_digest
-from storage.db import now
+from newswatch.publish import digest_and_feeds
 
 
 @flow(name="digest", flow_run_name="digest-{digest}")
@@ -27,14 +25,5 @@ def digest_flow(
     """
     configure_logging()
     with configured(sources, database) as (config, db):
-        result = send_digest(config, db, digest, Path(dry_run_dir) if dry_run_dir else None)
-        if result.status == "sent":
-            try:
-                write_feeds(config, db, now())  # the digest's Atom feed lists what it sent
-            except OSError as err:
-                get_run_logger().warning("Atom feeds not written: %s", err)
-    get_run_logger().info(
-        "digest %s: %s (%d listed, %d omitted) %s", digest, result.status, result.listed, result.omitted,
-        result.message_id or "",
-    )
+        result = digest_and_feeds(config, db, digest, Path(dry_run_dir) if dry_run_dir else None)
     return asdict(result)

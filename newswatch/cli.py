@@ -1,7 +1,8 @@
 """The ``newswatch`` command line.
 
-Modules that pull in Prefect, DuckDB or the parsers are imported inside the commands that use
-them, so that ``--help`` and ``sources validate`` stay quick. Every :class:`NewswatchError`
+Modules are imported inside the commands that use them (the configuration's validation,
+DuckDB, the parsers, Prefect), so that a command imports only what it uses and ``--help``
+stays quick; ``report`` and ``digest send`` never import Prefect. Every :class:`NewswatchError`
 ends a command in one place (:class:`Commands`): its one-line summary and message on stderr,
 its ``exit_code``.
 """
@@ -23,13 +24,13 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from newswatch.config import Config, check_hours, load_config, resolve_sources_path
 from newswatch.errors import ConfigError, DeliveryError, FeedbackError, NewswatchError
 from newswatch.prefect_env import configure_prefect
 from newswatch.redact import redact_text, redact_url
 from newswatch.text import one_line
 
 if TYPE_CHECKING:
+    from newswatch.config import Config
     from storage.db import Database
 
 
@@ -102,7 +103,7 @@ PIPED_WIDTH = 200
 
 def _console(stderr: bool = False) -> Console:
     """A console for this invocation; piped output (no terminal, no COLUMNS) is not cut to 80 columns."""
-    console = Console(stderr=stderr, soft_wrap=True)
+    console = Console(stderr=stderr, soft_wrap=True, emoji=False)  # text is never read for :emoji: codes
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH
     return console
@@ -149,6 +150,8 @@ DbOpt = Annotated[
 ]
 def _hours(value: float | None) -> float | None:
     """``--hours`` within bounds (see :func:`newswatch.config.check_hours`); exit 2 otherwise."""
+    from newswatch.config import check_hours
+
     try:
         return None if value is None else check_hours(value)
     except ValueError as error:
@@ -163,6 +166,8 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="report folder \\[def
 
 
 def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
+    from newswatch.config import load_config, resolve_sources_path
+
     path = resolve_sources_path(sources)
     return load_config(path, db), path
 
@@ -210,7 +215,7 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
                 sources=str(sources), database=database, hours=hours,
                 output_dir=str(out_dir) if out_dir else None,
             )
-            out.print(f"report: {result['matches']} matches -> {result['html']}", highlight=False, markup=False)
+            _print_report(result["matches"], result["html"])
     return code
 
 
@@ -230,9 +235,16 @@ def ingest(sources: SourcesOpt = None, db: DbOpt = None) -> None:
 
 @app.command()
 def report(sources: SourcesOpt = None, db: DbOpt = None, hours: HoursOpt = None, out_dir: OutOpt = None) -> None:
-    """Write the HTML and text report of recent matches."""
-    config, path = _load(sources, db)
-    _run_flows(config, path, ingest=False, report=True, hours=hours, out_dir=out_dir)
+    """Write the HTML and text report of recent matches (in this process, without Prefect)."""
+    from newswatch.reports import report_recent
+
+    config, _ = _load(sources, db)
+    built, html_path, _ = report_recent(config, hours, out_dir)
+    _print_report(built.item_count, html_path)
+
+
+def _print_report(matches: int, html: object) -> None:
+    out.print(f"report: {matches} matches -> {html}", highlight=False, markup=False)
 
 
 @app.command()
@@ -299,8 +311,8 @@ def digest_send(
     sources: SourcesOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Send digests now (Prefect flow ``digest``; a dry run without Prefect); exit 3 if a delivery failed."""
-    config, path = _load(sources, db)
+    """Send digests now (what the ``digest`` flow does, in this process); exit 3 if a delivery failed."""
+    config, _ = _load(sources, db)
     try:
         chosen = [config.digest(name) for name in names] if names else list(config.digests)
     except KeyError as error:
@@ -311,7 +323,7 @@ def digest_send(
         raise typer.Exit(2)
     dry_run_dir = (outbox or config.settings.mail.outbox_dir) if dry_run and config.settings.mail else None
     failed = False
-    with _digest_sender(config, path, dry_run_dir) as send:
+    with _digest_sender(config, dry_run_dir) as send:
         for digest in chosen:
             try:
                 result = send(digest.name)
@@ -327,20 +339,17 @@ def digest_send(
 
 
 @contextmanager
-def _digest_sender(config: Config, path: Path, dry_run_dir: Path | None) -> Iterator[Callable[[str], dict]]:
-    """How to send one digest: a ``digest`` flow run (recorded in Prefect), or, for a dry run,
-    which records nothing, the plain function without Prefect."""
-    if dry_run_dir is not None:
-        from newswatch.digest import send_digest
-        from storage.db import open_database
+def _digest_sender(config: Config, dry_run_dir: Path | None) -> Iterator[Callable[[str], dict]]:
+    """How to send one digest: the plain function the ``digest`` flow runs, in this process,
+    without Prefect (unless the SMTP password is in a Prefect Secret block)."""
+    from newswatch.publish import digest_and_feeds
+    from storage.db import open_database
 
-        with open_database(config.settings.database, lock_timeout=config.settings.lock_timeout) as db:
-            yield lambda name: asdict(send_digest(config, db, name, dry_run_dir))
-        return
-    with _prefect_api(config):
-        from flows.digest import digest_flow
-
-        yield lambda name: digest_flow(digest=name, sources=str(path), database=str(config.settings.database))
+    smtp = config.settings.mail.smtp if config.settings.mail else None
+    from_block = smtp is not None and dry_run_dir is None and _from_block(smtp.password_env, smtp.password_block)
+    with _secrets_api(config, from_block), open_database(config.settings.database,
+                                                         lock_timeout=config.settings.lock_timeout) as db:
+        yield lambda name: asdict(digest_and_feeds(config, db, name, dry_run_dir))
 
 
 @digest_app.command("history")
@@ -473,7 +482,7 @@ def alerts_send(sources: SourcesOpt = None, db: DbOpt = None) -> None:
     from newswatch.alerts import run_alerts
 
     config, _ = _load(sources, db)
-    with _blocks_api(config), configured(sources, db) as (config, database):
+    with _secrets_api(config, _channels_from_blocks(config)), configured(sources, db) as (config, database):
         run = run_alerts(config, database)
     for outcome in run.outcomes:
         line = Text(plain(f"{outcome.alert} -> {outcome.channel}: {outcome.stories} stories, {outcome.spikes} spikes,"
@@ -498,7 +507,7 @@ def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], so
         err.print(f"no channel named {channel!r} (known: {', '.join(c.name for c in config.channels) or 'none'})",
                   highlight=False, markup=False)
         raise typer.Exit(2)
-    with _blocks_api(config):
+    with _secrets_api(config, _channels_from_blocks(config)):
         opened = open_channel(found[0], config.settings.mail)  # MissingSecret: exit 3
     text = AlertText("[newswatch] test", f"Test message from newswatch to channel {channel}.")
     message_id = opened.new_message_id("test")
@@ -508,11 +517,21 @@ def alerts_test(channel: Annotated[str, typer.Argument(help="channel name")], so
     out.print(f"{channel}: test message delivered", markup=False)
 
 
+def _from_block(env: str | None, block: str | None) -> bool:
+    """Whether a secret is read from a Prefect Secret block (its environment variable, which
+    comes first, is not set)."""
+    return bool(block) and not (env and os.environ.get(env))
+
+
+def _channels_from_blocks(config: Config) -> bool:
+    return any(_from_block(channel.url_env, channel.url_block) for channel in config.channels)
+
+
 @contextmanager
-def _blocks_api(config: Config) -> Iterator[None]:
-    """The Prefect API (as for flows) when a channel's URL is in a Prefect Secret block, so that
-    the block is read where ``serve`` and the flows read it; otherwise nothing."""
-    if any(channel.url_block for channel in config.channels):
+def _secrets_api(config: Config, needed: bool) -> Iterator[None]:
+    """The Prefect API (as for flows) when ``needed``: a secret is in a Prefect Secret block,
+    read where ``serve`` and the flows read it; otherwise nothing (Prefect is not imported)."""
+    if needed:
         with _prefect_api(config):
             yield
     else:

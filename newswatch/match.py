@@ -462,6 +462,8 @@ def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
 
     Only a hit on a word that may be one of the acronyms can be dropped: without one, the
     article is not searched for spellings."""
+    if not acronyms:
+        return ev
     hit_words = {ev.fields[f].words[i] for hits in ev.found.values() for f, s, e in hits for i in range(s, e)}
     if not any(is_occurrence(a, analyse(w)[1]) for w in hit_words for a in acronyms):
         return ev

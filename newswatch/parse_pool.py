@@ -4,7 +4,8 @@ Fetching stays in threads (it waits on the network); parsing holds the GIL, so i
 worker processes. A pool is created on first use and shared by every batch and thread of the
 process (:func:`shared_pool`); it is shut down at interpreter exit. Workers are started by a
 forkserver that has already imported :mod:`newswatch.pages` and :mod:`newswatch.feeds` (never
-forked from the threaded caller), so they start warm.
+forked from the threaded caller), so they start warm, and import nothing else
+(:mod:`newswatch.parser_process`).
 
 A worker that dies (a page that crashes the parser, the OOM killer) breaks the whole pool: it
 is replaced, and every page that was in flight is parsed again in a process of its own, so
@@ -34,6 +35,7 @@ from newswatch.lifeline import exit_with
 from newswatch.pages import Parse, ParsedPage, parse_page
 
 F = TypeVar("F", bound=Callable)
+PARSER_PROCESS = "newswatch.parser_process"  # what the forkserver imports (never this process)
 T = TypeVar("T")
 
 
@@ -63,8 +65,9 @@ def _limit_memory(memory_mb: int) -> None:
 
 def _executor(workers: int, limits: ParseLimits) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
-    # imported by the forkserver when it starts, so that every worker starts warm
-    context.set_forkserver_preload([parse_page.__module__, parse_feed.__module__])
+    # imported by the forkserver when it starts: the parsers, so that every worker starts warm,
+    # and workers that do not import this process's main module (Prefect, the CLI)
+    context.set_forkserver_preload([PARSER_PROCESS])
     executor = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), limits.memory_mb)
     )

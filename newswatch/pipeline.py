@@ -1,4 +1,5 @@
-"""The ingest pipeline as plain functions: fetch -> store -> extract -> store -> match.
+"""The ingest pipeline as plain functions: fetch -> store -> extract -> store -> match (the
+report is :mod:`newswatch.reports`).
 
 Network stages are reached through a :class:`Stages` object, so the same sequence runs with a
 local thread pool (:class:`LocalStages`) or as Prefect tasks (``flows.ingest``). All writes go
@@ -11,23 +12,19 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from newswatch.chart import volume_chart
-from newswatch.config import Config, Feed, HttpSettings, check_hours
+from newswatch.config import Config, Feed, HttpSettings
 from newswatch.feedback import drain_queue
 from newswatch.topic_changes import accept_unchanged_verdicts
 from newswatch.feeds import fetch_feed, parse_feed
 from newswatch.health import skip_reason
 from newswatch.http import make_client
 from newswatch.match import Matcher, compile_topics
-from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, MatchedArticle, PendingArticle
+from newswatch.models import ExtractedArticle, FeedFetch, FeedState, IngestStats, PendingArticle
 from newswatch.pages import extract_batch
 from newswatch.parse_pool import ParseLimits, in_pool, parser
 from newswatch.politeness import spread_hosts
-from newswatch.render import Report, build_report, write_report
 from newswatch.search import index_postings
 from storage.db import Database, now
 
@@ -216,41 +213,3 @@ def match_stored(db: Database, matcher: Matcher, batch_size: int) -> tuple[int, 
         articles += sum(bool(found) for found in results.values())
         matches += sum(len(found) for found in results.values())
     return articles, matches
-
-
-def report_window(hours: float, end: datetime | None = None) -> tuple[datetime, datetime]:
-    """The ``hours`` up to ``end`` (default: now) as (start, end); ValueError for a span out of
-    bounds (see :func:`newswatch.config.check_hours`)."""
-    check_hours(hours)
-    end = end or now()
-    return end - timedelta(hours=hours), end
-
-
-def _chart_time(row: MatchedArticle, start: datetime, end: datetime) -> datetime:
-    """Where a listed article is counted on the chart: its publication time when that falls in
-    the window, else when it was found (which always does), so the chart counts every article
-    the report lists."""
-    return row.published_at if row.published_at and start <= row.published_at < end else row.discovered_at
-
-
-def report(
-    config: Config, db: Database, start: datetime, end: datetime, out_dir: Path
-) -> tuple[Report, Path, Path]:
-    """Build the report of matches in [start, end) and write its HTML and text files."""
-    rows = db.matches_between(start, end)
-    topics = [topic.name for topic in config.topics]
-    built = build_report(
-        rows,
-        [(topic.name, topic.description) for topic in config.topics],
-        start,
-        end,
-        generated_at=now(),
-        failing_feeds=db.failing_feeds(),
-        clusters=db.cluster_summaries([row.article_id for row in rows]),
-        chart=volume_chart(((r.topic, _chart_time(r, start, end)) for r in rows), topics, start, end),
-        feeds_total=len(config.enabled_feeds),
-        feedback_url=config.settings.report.feedback_url or "",
-    )
-    html_path, text_path = write_report(built, out_dir)
-    log.info("report: %d matches -> %s", built.item_count, html_path)
-    return built, html_path, text_path

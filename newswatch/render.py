@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import css_inline
-import jinja2
 from markupsafe import Markup, escape
 
 from newswatch.chart import VolumeChart
 from newswatch.models import ClusterSummary, FeedHealth, MatchedArticle, Snippet
 from newswatch.text import format_time, one_line
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def templates_dir() -> Path:
@@ -40,7 +43,9 @@ def autoescaped(template_name: str | None) -> bool:
 @cache
 def environment() -> jinja2.Environment:
     """The shared Jinja2 environment: every template is autoescaped (HTML, the SVG chart, e-mail
-    HTML) except the plain-text ones (``*.txt.j2``)."""
+    HTML) except the plain-text ones (``*.txt.j2``); Jinja2 is imported by the commands that render."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
         autoescape=autoescaped,

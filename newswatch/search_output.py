@@ -89,7 +89,7 @@ def as_table(result: SearchResult, freshness: Freshness) -> str:
                       f"[bold]{escape(one_line(a.title))}[/]\n{snippet}", f"{a.score:.1f}",
                       f"{story.size} articles {escape(others)}" if story.size > 1 else "")
     buffer = io.StringIO()
-    console = Console(file=buffer, width=200, soft_wrap=False, force_terminal=False)
+    console = Console(file=buffer, width=200, soft_wrap=False, force_terminal=False, emoji=False)
     console.print(table)
     console.print(summary(result, freshness), highlight=False, markup=False)
     return buffer.getvalue()

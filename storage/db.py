@@ -8,6 +8,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from filelock import FileLock, Timeout
@@ -35,10 +36,13 @@ from newswatch.models import (
     TopicVersion,
     TopicVolume,
 )
-from storage import alerts, clusters, digests, exports, feedback, search_index, snapshot, topic_versions, workspace
+from storage import alerts, clusters, digests, exports, feedback, snapshot, topic_versions, workspace
 from storage.bulk import rows_relation
 from storage.matches import matched_articles, snippets_json
 from storage.snapshot import is_locked, snapshot_path
+
+if TYPE_CHECKING:
+    from storage.search_index import Postings
 
 _NEW_ARTICLE_COLUMNS = (
     ("id", "VARCHAR"), ("canonical_url", "VARCHAR"), ("url", "VARCHAR"), ("feed_name", "VARCHAR"),
@@ -79,6 +83,13 @@ def _not_after(moment: datetime | None, seen: datetime) -> datetime | None:
     """A claimed date, never later than when the item was seen (a feed's clock or typo is no
     reason to show an article in the future)."""
     return min(moment, seen) if moment is not None else None
+
+
+def _search_index():
+    """:mod:`storage.search_index`, imported on first use (it imports numpy)."""
+    from storage import search_index
+
+    return search_index
 
 
 class Database:
@@ -401,19 +412,19 @@ class Database:
         """The story clusters of these articles (lead, outlets, size)."""
         return list(clusters.cluster_summaries(self.con, article_ids).values())
 
-    # -- search index ---------------------------------------------------------------------
+    # -- search index (numpy: imported by the commands that index or search) -----------------
 
-    def update_search_index(self, postings: search_index.Postings, batch_size: int = 1000) -> int:
+    def update_search_index(self, postings: Postings, batch_size: int = 1000) -> int:
         """Index every article extracted since the last call, ``batch_size`` per segment (one
         transaction each; ``postings`` analyses them), then merge segments; return how many."""
         indexed = 0
         while True:
             with self.transaction():
-                count = search_index.index_pending(self.con, postings, batch_size)
+                count = _search_index().index_pending(self.con, postings, batch_size)
             indexed += count
-            while segments := search_index.mergeable(self.con):
+            while segments := _search_index().mergeable(self.con):
                 with self.transaction():
-                    search_index.merge(self.con, segments)
+                    _search_index().merge(self.con, segments)
             if count < batch_size:
                 return indexed
 
@@ -421,15 +432,15 @@ class Database:
         self, plan: SearchPlan, filters: SearchFilters, newest: bool, limit: int
     ) -> tuple[list[tuple[str, float]], int]:
         """Up to ``limit`` (article id, index score) found by ``plan`` in order, and their total."""
-        return search_index.candidates(self.con, plan, filters, newest, limit)
+        return _search_index().candidates(self.con, plan, filters, newest, limit)
 
     def search_articles(self, ids: Sequence[str]) -> dict[str, tuple]:
         """(id, title, text, language, feed, url, published, discovered, status) by id."""
-        return search_index.articles_to_check(self.con, ids)
+        return _search_index().articles_to_check(self.con, ids)
 
     def search_index_stats(self) -> dict[str, int]:
         """Segments, live docs and posting rows of the search index."""
-        return search_index.stats(self.con)
+        return _search_index().stats(self.con)
 
     # -- readers' snapshot ------------------------------------------------------------------
 

@@ -25,3 +25,10 @@ def parse_or_hog(content: bytes, url: str, title: str, language_hint: str | None
         hog = bytearray(3 << 30)
         del hog
     return parse_page(content, url, title, language_hint)
+
+
+def imported(*names: str) -> list[str]:
+    """Which of the top-level modules ``names`` this process has imported."""
+    import sys
+
+    return [name for name in names if name in sys.modules]

@@ -39,6 +39,7 @@ def test_ingest_benchmark_small_run(tmp_path, prefect_server):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3900)  # the run's own deadline (3600 s) decides, not the suite's 1800 s hang guard
 def test_contenders_benchmark_small_run(tmp_path):
     """bench_contenders.py end to end on a tiny web: every contender stores every page, the
     archive is grown as asked, and each aim is measured."""

@@ -8,7 +8,8 @@ from cluster_testset import load_testset
 from conftest import Article, write_sources
 
 from newswatch.config import load_config
-from newswatch.pipeline import ingest, report, report_window
+from newswatch.pipeline import ingest
+from newswatch.reports import report, report_window
 from storage.db import open_database
 
 

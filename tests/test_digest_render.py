@@ -12,7 +12,7 @@ from conftest import REPO, Article
 from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, WINE, Newsroom, digest_entry, paragraphs
 
 from newswatch.digest import run_digest
-from newswatch.pipeline import report, report_window
+from newswatch.reports import report, report_window
 from storage.db import open_database
 
 pytestmark = pytest.mark.slow

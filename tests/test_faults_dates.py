@@ -13,7 +13,8 @@ from werkzeug import Response
 
 from newswatch.config import load_config
 from newswatch.digest import run_digest
-from newswatch.pipeline import ingest, report, report_window
+from newswatch.pipeline import ingest
+from newswatch.reports import report, report_window
 from storage.db import open_database
 
 NOW = datetime.now(UTC)

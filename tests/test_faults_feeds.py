@@ -316,7 +316,7 @@ def test_sample_feed_still_works_with_every_guard_on(site, tmp_path):
 
 
 def test_report_footer_shows_feed_health(site, tmp_path):
-    from newswatch.pipeline import report, report_window
+    from newswatch.reports import report, report_window
 
     url = site.add_feed("/flaky.xml", [GOOD])
     config = load_config(write_sources(tmp_path, [{"name": "Flaky <feed>", "url": url, "language": "en"}]))

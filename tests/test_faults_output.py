@@ -12,7 +12,8 @@ from conftest import Article, write_sources
 from werkzeug import Response
 
 from newswatch.config import load_config
-from newswatch.pipeline import ingest, report, report_window
+from newswatch.pipeline import ingest
+from newswatch.reports import report, report_window
 from storage.db import open_database
 
 INVISIBLE = ("\u202e", "\u202d", "\u2066", "\u200b", "\ufeff", "\x07")

@@ -14,7 +14,8 @@ from werkzeug import Response
 from newswatch.cli import app
 from newswatch.config import load_config
 from newswatch.digest import run_digest
-from newswatch.pipeline import ingest, report, report_window
+from newswatch.pipeline import ingest
+from newswatch.reports import report, report_window
 from newswatch.redact import redact_text, redact_url
 from storage.db import open_database
 

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from conftest import REPO
+from digest_helpers import CSTO_EN, Newsroom, digest_entry, mail_settings
 
 HEAVY = ("scipy", "datasketch", "duckdb", "trafilatura", "prefect")
 # What storage/ may import from newswatch/: the records, configuration values, and the errors
@@ -38,15 +39,22 @@ def test_imports_of_sees_every_form():
     assert imports_of(source) == {"duckdb", "storage.clusters", "newswatch.cluster", "flows.ingest"}
 
 
-def loaded_by(*args: str) -> set[str]:
-    """Top-level packages imported by ``python -X importtime <args>`` run from the checkout."""
-    env = {**os.environ, "NEWSWATCH_SOURCES": str(REPO / "sources.yaml")}
+def loaded_by(*args: str, cwd=REPO, env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages imported by ``python -X importtime <args>`` (run from ``cwd``, by
+    default the checkout, with the repository's sources.yaml unless ``env`` says otherwise)."""
+    return importing(*args, cwd=cwd, env=env)[0]
+
+
+def importing(*args: str, cwd=REPO, env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    """:func:`loaded_by`, and what the command printed on stdout."""
+    env = {**os.environ, "NEWSWATCH_SOURCES": str(REPO / "sources.yaml"), **(env or {})}
+    env.pop("PREFECT_API_URL", None)  # a command that wanted Prefect would start an API of its own
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-X", "importtime", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split("|")[-1] for line in done.stderr.splitlines() if line.startswith("import time:")]
-    return {line.strip().split(".")[0] for line in lines[1:]}
+    return {line.strip().split(".")[0] for line in lines[1:]}, done.stdout
 
 
 def test_storage_imports_only_records_configuration_and_errors():
@@ -91,3 +99,29 @@ def test_importing_the_flows_changes_nothing():
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_report_and_digest_send_run_without_prefect(site, tmp_path):
+    """`report` and `digest send` run the flows' plain functions in their own process: they
+    write the same files and keep the digest's exactly-once record, and never import Prefect."""
+    room = Newsroom(site, tmp_path)
+    room.publish("en", CSTO_EN)
+    config = room.config([digest_entry()], mail_settings(outbox_dir=str(tmp_path / "outbox")))
+    room.ingest(config)
+    env = {"NEWSWATCH_SOURCES": str(tmp_path / "sources.yaml"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    newswatch = ("-m", "newswatch")
+
+    loaded, printed = importing(*newswatch, "report", "--out", str(tmp_path / "reports"), cwd=tmp_path, env=env)
+    assert "prefect" not in loaded
+    assert "report: 1 matches" in printed
+    [html] = (tmp_path / "reports").glob("report-*.html")
+    assert "CSTO summit" in html.read_text(encoding="utf-8")
+
+    loaded, printed = importing(*newswatch, "digest", "send", cwd=tmp_path, env=env)
+    assert "prefect" not in loaded
+    assert "brief: sent, 1 stories listed" in printed
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    assert list(tmp_path.glob("**/feeds/*.xml")), "the Atom feeds are written after a digest is sent"
+    _, printed = importing(*newswatch, "digest", "send", cwd=tmp_path, env=env)
+    assert "brief: empty, 0 stories listed" in printed  # sent once: nothing new to send
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

@@ -4,9 +4,11 @@ process dying costs only the page that killed it."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
-from conftest import Article, article_html
+from conftest import REPO, Article, article_html
 from parse_hooks import CRASH, parse_or_die
 from werkzeug import Response
 
@@ -73,3 +75,22 @@ def test_feeds_parsed_in_the_pool_match_in_process_parsing(site):
         pooled = fetch_one_feed(feed, None, HTTP, parse_workers=2)
         assert pooled.ok and len(pooled.items) == 3
         assert pooled.items == in_process.items and pooled.etag == in_process.etag
+
+
+MAIN_PROGRAM = """
+import datasketch, prefect  # what the main module of the pool's owner imports (a flow run's: prefect.engine)
+from newswatch.parse_pool import shared_pool
+from parse_hooks import imported
+print(shared_pool(2).run(imported, "datasketch", "scipy", "prefect", "typer", "duckdb", "trafilatura"))
+"""
+
+
+@pytest.mark.parametrize("how", ["path", "module"])
+def test_parser_processes_import_the_parsers_and_not_their_owners_main_module(tmp_path, how):
+    (tmp_path / "main_program.py").write_text(MAIN_PROGRAM, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "tests"), str(REPO)])}
+    command = [str(tmp_path / "main_program.py")] if how == "path" else ["-m", "main_program"]
+    done = subprocess.run([sys.executable, *command], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "['trafilatura']"

@@ -9,7 +9,8 @@ import pytest
 from conftest import UNRELATED, Article, sample_articles, write_sources
 
 from newswatch.config import load_config
-from newswatch.pipeline import BATCHES_AHEAD, LocalStages, ingest, report, report_window, run_ahead
+from newswatch.pipeline import BATCHES_AHEAD, LocalStages, ingest, run_ahead
+from newswatch.reports import report, report_window
 from storage.db import open_database
 
 

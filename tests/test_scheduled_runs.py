@@ -260,15 +260,19 @@ def test_newswatch_serve_alone_runs_every_schedule(stacks):
     stack.slow_page.set()
     check_scheduled_work(stack)
 
-    # a command run by hand while serve runs uses serve's Prefect server (no start of its own)
-    # (a start of its own would fail: it is given no time for it)
-    reported = subprocess.run([sys.executable, "-m", "newswatch", "report", "--sources", str(stack.sources)],
-                              env=client_env(stack.tmp, NEWSWATCH_PREFECT_STARTUP_TIMEOUT="0.01"), cwd=stack.tmp,
-                              capture_output=True, text=True, timeout=DEADLINE)
-    assert reported.returncode == 0, reported.stderr
-    by_hand = httpx.post(f"{stack.api_url}/flow_runs/filter", timeout=30,
-                         json={"flows": {"name": {"any_": ["report"]}}}).json()
-    assert any(run["deployment_id"] is None for run in by_hand), "the hand-run report is in serve's history"
+    # an ingest run by hand while serve runs is a flow run on serve's Prefect server (no start of
+    # its own: it would fail, it is given no time for it); a report by hand runs without Prefect
+    by_hand_env = client_env(stack.tmp, NEWSWATCH_PREFECT_STARTUP_TIMEOUT="0.01")
+    for command in ("ingest", "report"):
+        done = subprocess.run([sys.executable, "-m", "newswatch", command, "--sources", str(stack.sources)],
+                              env=by_hand_env, cwd=stack.tmp, capture_output=True, text=True, timeout=DEADLINE)
+        assert done.returncode == 0, done.stderr
+    by_hand = {name: [run for run in httpx.post(f"{stack.api_url}/flow_runs/filter", timeout=30,
+                                                 json={"flows": {"name": {"any_": [name]}}}).json()
+                      if run["deployment_id"] is None]
+               for name in ("ingest", "report")}
+    assert by_hand["ingest"], "the hand-run ingest is in serve's history"
+    assert not by_hand["report"], "the hand-run report is no Prefect flow run"
 
     # SIGTERM with an ingest in flight: it is cancelled (and recorded so), serve exits 0, nothing remains
     stack.site.add_feed(f"/{stack.name}/rss.xml", [CSTO_EN, WINE, STUCK_PAGE])
