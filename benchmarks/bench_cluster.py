@@ -1,17 +1,22 @@
 """Benchmark story clustering on synthetic syndicated news.
 
-    uv run python benchmarks/bench_cluster.py [--n 100000] [--batch 500] [--editions]
+    uv run python benchmarks/bench_cluster.py [--n 100000] [--batch 500] [--editions] [--edition-share 0.05]
 
 Generates ``--n`` articles arriving over simulated days (``--per-day``): a share are edited
 copies (reworded lead, outlet boilerplate, photo caption, cut ending) of a story published
-in the previous two days, the rest new stories. Articles are clustered batch by batch into
+in the previous two days by outlets of its language, a share (``--edition-share``) are
+editions of such a story in another language (other words, the same names in its script
+and the same figures), the rest new stories. Titles name two or three of 5,000 people and
+places (Zipf-like frequencies, written in the script of the outlet's language) with the day
+of the month and often a figure, as news titles do. Articles are clustered batch by batch into
 a DuckDB file, one transaction per batch, as the pipeline does. Prints a table and writes
 JSON to benchmarks/results/: articles/s, seconds per 10k articles, the ratio of the last
 10k to the first 10k, peak RSS, database size, and pairwise precision/recall against the
 generator's ground truth. Outlets publish in five languages; ``--editions`` clusters the same
-stream twice, without and then with editions in other languages (``clusters.editions``: the
-founder of every story is embedded with the model of the ``semantic`` extra), and prints the
-cost ratio of the two; site chrome is always learned. Times are wall clock and CPU time of this process (all threads;
+stream twice, without and then with editions in other languages (``clusters.editions``:
+founders that share rare names or figures with a founder in another language are embedded
+with the model of the ``semantic`` extra), and prints the cost ratio of the two and how many
+founders were embedded; site chrome is always learned. Times are wall clock and CPU time of this process (all threads;
 steadier than wall clock when other processes share the machine).
 """
 
@@ -46,6 +51,13 @@ VOCABULARY = 40_000
 OUTLETS = 60
 START = datetime(2025, 1, 1, tzinfo=UTC)
 LANGUAGES = ("en", "ru", "hy", "az", "ka")  # of outlets, so that editions are looked for
+NAMES = 5_000
+# Latin letters of the generated names in the other scripts (Georgian has no capitals).
+_SCRIPTS = {
+    "ru": str.maketrans("bdgklmnprstvzaeiouBDGKLMNPRSTVZ", "бдгклмнпрствзаеиоуБДГКЛМНПРСТВЗ"),
+    "hy": str.maketrans("bdgklmnprstvzaeioBDGKLMNPRSTVZ", "բդգկլմնպրստվզաեիոԲԴԳԿԼՄՆՊՐՍՏՎԶ"),
+    "ka": str.maketrans("bdgklmnprstvzaeiouBDGKLMNPRSTVZ", "ბდგკლმნპრსტვზაეიოუბდგკლმნპრსტვზ"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +67,27 @@ class Story:
     number: int
     words: np.ndarray
     published: datetime
+    language: int
+    names: tuple[int, ...]
+    figures: tuple[int, ...]
 
 
 class Generator:
     """Deterministic stream of synthetic articles with known story labels."""
 
-    def __init__(self, seed: int, copy_share: float, per_day: int):
+    def __init__(self, seed: int, copy_share: float, per_day: int, edition_share: float = 0.0):
         self.rng = np.random.default_rng(seed)
         ranks = np.arange(1, VOCABULARY + 1)
         self.p = (1 / ranks) / (1 / ranks).sum()  # Zipf-like word frequencies
         self.vocab = np.array([f"w{i}" for i in range(VOCABULARY)])
         self.boilerplate = [self._words(25) for _ in range(OUTLETS)]
+        syllables = [c + v for c in "bdgklmnprstvz" for v in "aeio"]
+        self.names = [
+            "".join(self.rng.choice(syllables, size=int(self.rng.integers(2, 5)))).capitalize() for _ in range(NAMES)
+        ]
+        self.name_p = (1 / np.arange(1, NAMES + 1)) / (1 / np.arange(1, NAMES + 1)).sum()
         self.copy_share = copy_share
+        self.edition_share = edition_share
         self.step = timedelta(days=1) / per_day
         self.recent: deque[Story] = deque()
         self.stories = 0
@@ -88,24 +109,48 @@ class Generator:
             parts.append(self.boilerplate[outlet])
         return np.concatenate(parts)
 
+    def _outlet(self, language: int) -> int:
+        """A random outlet publishing in ``language``."""
+        return language + len(LANGUAGES) * int(self.rng.integers(OUTLETS // len(LANGUAGES)))
+
+    def _title(self, story: Story, language: str) -> str:
+        """Names, figures and words of a story's title, names in the script of ``language``."""
+        names = [self.names[n] for n in story.names]
+        if language in _SCRIPTS:
+            names = [name.translate(_SCRIPTS[language]) for name in names]
+        words = self.vocab[self._words(4)].tolist()
+        return " ".join([names[0], *words[:2], *names[1:], *words[2:], *map(str, story.figures)])
+
     def articles(self, n: int) -> Iterator[tuple[ClusterInput, int]]:
         """(article, story number) pairs in arrival order."""
         for i in range(n):
             at = START + i * self.step
             while self.recent and at - self.recent[0].published > timedelta(days=2):
                 self.recent.popleft()
-            outlet = int(self.rng.integers(OUTLETS))
-            if self.recent and self.rng.random() < self.copy_share:
+            draw = self.rng.random()
+            if self.recent and draw < self.copy_share:
                 story = self.recent[int(self.rng.integers(len(self.recent)))]
+                outlet = self._outlet(story.language)
                 words = self._edited(story.words, outlet)
+            elif self.recent and draw < self.copy_share + self.edition_share:
+                original = self.recent[int(self.rng.integers(len(self.recent)))]
+                language = (original.language + int(self.rng.integers(1, len(LANGUAGES)))) % len(LANGUAGES)
+                story = Story(original.number, self._words(int(self.rng.integers(120, 600))), at, language,
+                              original.names, original.figures)
+                self.recent.append(story)
+                outlet, words = self._outlet(language), story.words
             else:
-                story = Story(self.stories, self._words(int(self.rng.integers(120, 600))), at)
+                names = self.rng.choice(NAMES, size=int(self.rng.integers(2, 4)), replace=False, p=self.name_p)
+                figures = (at.day, int(self.rng.integers(1, 1000))) if self.rng.random() < 0.5 else (at.day,)
+                story = Story(self.stories, self._words(int(self.rng.integers(120, 600))), at,
+                              int(self.rng.integers(len(LANGUAGES))), tuple(names.tolist()), figures)
                 self.stories += 1
                 self.recent.append(story)
-                words = story.words
+                outlet, words = self._outlet(story.language), story.words
             text = " ".join(self.vocab[words].tolist())
-            language = LANGUAGES[outlet % len(LANGUAGES)]
-            yield ClusterInput(f"a{i}", f"title {i}", text, f"outlet{outlet}", at, language), story.number
+            language = LANGUAGES[story.language]
+            yield (ClusterInput(f"a{i}", self._title(story, language), text, f"outlet{outlet}", at, language),
+                   story.number)
 
 
 def current_rss_mb() -> float:
@@ -119,14 +164,16 @@ def pair_counts(pairs: Counter) -> int:
     return sum(size * (size - 1) // 2 for size in pairs.values())
 
 
-def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions: bool = False) -> dict:
+def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions: bool = False,
+        edition_share: float = 0.0) -> dict:
     """Cluster ``n`` generated articles into ``db``; return the measurements."""
     con = duckdb.connect(str(db))
     Database(con, None).migrate()
     settings = ClusterSettings(editions=editions)
     clusterer = StoryClusterer(settings)
-    stream = Generator(seed=42, copy_share=copy_share, per_day=per_day).articles(n)
+    stream = Generator(seed=42, copy_share=copy_share, per_day=per_day, edition_share=edition_share).articles(n)
     truth: dict[str, int] = {}
+    language: dict[str, str | None] = {}
     assigned: dict[str, str] = {}
     chunk_seconds: list[float] = []
     chunk_cpu: list[float] = []
@@ -137,6 +184,7 @@ def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions:
         items = [next(stream) for _ in range(min(batch, n - done))]
         articles = [article for article, _ in items]
         truth.update((article.id, story) for article, story in items)
+        language.update((article.id, article.language) for article, _ in items)
         start, start_cpu = time.perf_counter(), time.process_time()
         con.execute("BEGIN TRANSACTION")
         assigned.update(clusterer.assign(ClusterTables(con), articles))
@@ -151,13 +199,16 @@ def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions:
             chunk_cpu.append(cpu)
             rss.append(current_rss_mb())
             chunk = cpu = 0.0
-    embedded = con.execute("SELECT count(*) FROM cluster_editions").fetchone()[0]
+    founders, embedded = con.execute("SELECT count(*), count(embedding) FROM cluster_editions").fetchone()
     con.execute("CHECKPOINT")
     con.close()
 
-    together = pair_counts(Counter(assigned.values()))
-    related = pair_counts(Counter(truth.values()))
-    both = pair_counts(Counter((assigned[a], truth[a]) for a in truth))
+    # Pairwise scores within a language; editions in other languages are counted apart.
+    together = pair_counts(Counter((assigned[a], language[a]) for a in truth))
+    related = pair_counts(Counter((truth[a], language[a]) for a in truth))
+    both = pair_counts(Counter((assigned[a], truth[a], language[a]) for a in truth))
+    editions_related = pair_counts(Counter(truth.values())) - related
+    editions_found = pair_counts(Counter((assigned[a], truth[a]) for a in truth)) - both
     full = sum(1 for i in range(len(chunk_seconds)) if (i + 1) * 10_000 <= n)
     wall, cpu_s = chunk_seconds[:full], chunk_cpu[:full]
     return {
@@ -165,6 +216,7 @@ def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions:
         "batch": batch,
         "articles_per_day": per_day,
         "copy_share": copy_share,
+        "edition_share": edition_share,
         "settings": settings.model_dump(),
         "bands": clusterer.bands,
         "rows": clusterer.rows,
@@ -180,9 +232,12 @@ def run(n: int, batch: int, per_day: int, copy_share: float, db: Path, editions:
         "db_mb": round(db.stat().st_size / 2**20, 1),
         "stories": len(set(truth.values())),
         "clusters": len(set(assigned.values())),
+        "founders_recorded": founders,
         "embedded": embedded,
         "pair_precision": round(both / together, 4) if together else 1.0,
         "pair_recall": round(both / related, 4) if related else 1.0,
+        "edition_pairs": editions_related,
+        "edition_pair_recall": round(editions_found / editions_related, 4) if editions_related else 1.0,
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -196,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=500, help="articles per transaction")
     parser.add_argument("--per-day", type=int, default=1500, help="simulated articles per day")
     parser.add_argument("--copy-share", type=float, default=0.4, help="share of edited copies")
+    parser.add_argument("--edition-share", type=float, default=0.05, help="share of editions in another language")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--db", type=Path, help="keep the database here (default: temporary)")
     parser.add_argument("--editions", action="store_true",
@@ -208,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
             db = args.db or Path(tmp) / "bench.duckdb"
             if db.exists():
                 db.unlink()
-            results[editions] = run(args.n, args.batch, args.per_day, args.copy_share, db, editions)
+            results[editions] = run(args.n, args.batch, args.per_day, args.copy_share, db, editions, args.edition_share)
     result = results[False]
     if args.editions:
         result = results[True] | {
@@ -218,7 +274,8 @@ def main(argv: list[str] | None = None) -> dict:
         }
     for key in ("n", "batch", "seconds", "cpu_seconds", "articles_per_second", "seconds_per_10k",
                 "cpu_seconds_per_10k", "last_to_first_10k", "last_to_first_10k_cpu", "peak_rss_mb",
-                "rss_mb_per_10k", "db_mb", "stories", "clusters", "embedded", "pair_precision", "pair_recall",
+                "rss_mb_per_10k", "db_mb", "stories", "clusters", "founders_recorded", "embedded", "pair_precision",
+                "pair_recall", "edition_pairs", "edition_pair_recall",
                 "editions_cost_ratio", "editions_cpu_ratio"):
         if key in result:
             print(f"{key:<22} {result[key]}")

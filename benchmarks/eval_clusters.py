@@ -1,6 +1,6 @@
 """Story clustering as in production, on pages rendered on outlet layouts; pairwise scores.
 
-    uv run python benchmarks/eval_clusters.py [--favor recall] [--batch 10] [--no-editions]
+    uv run python benchmarks/eval_clusters.py [--favor recall] [--batch 10] [--no-editions] [--sets tuning]
 
 Every copy of every story of the tuning set (tests/data/cluster_testset.json, layouts in
 tests/layouts) and, when present, of the held-out set (tests/heldout/clusters.json, layouts
@@ -151,10 +151,12 @@ def main(argv: list[str] | None = None) -> dict[str, Scores]:
     parser.add_argument("--batch", type=int, default=10, help="articles per transaction (arrival order)")
     parser.add_argument("--editions", action=argparse.BooleanOptionalAction, default=True,
                         help="look for editions in other languages (needs the semantic extra)")
+    parser.add_argument("--sets", nargs="+", choices=("tuning", "held-out"), default=("tuning", "held-out"),
+                        help="which sets to evaluate (tune on the tuning set alone)")
     args = parser.parse_args(argv)
     settings = ClusterSettings(editions=args.editions)
-    sets = {"tuning": (load_testset(TESTSET), tuning_render)}
-    if render := heldout_renderer():
+    sets = {"tuning": (load_testset(TESTSET), tuning_render)} if "tuning" in args.sets else {}
+    if "held-out" in args.sets and (render := heldout_renderer()):
         sets["held-out"] = (load_testset(HELDOUT / "clusters.json"), render)
     results = {}
     print(f"extraction favor={args.favor}, editions={args.editions}")

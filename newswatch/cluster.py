@@ -236,13 +236,15 @@ class StoryClusterer:
         keys = band_keys(sigs, bands, rows).tolist()
         size = self.settings.shingle_words
         texts = [Passages.of(body or a.title or "", size) for body, a in zip(bodies, new, strict=True)]
-        batch = _Batch(sigs, seen, texts, self.settings)
+        batch = _Batch(sigs, seen, texts, [a.language for a in new], self.settings)
 
         # The best stored cluster each new article is confirmed to belong to.
         near: dict[int, dict[str, tuple[float, str]]] = defaultdict(dict)
         for cand in store.band_candidates(
             signed, [keys[i] for i in signed], [seen[i] for i in signed], batch.window
         ):
+            if batch.other_language(cand.query, cand.language):
+                continue
             sim = batch.similarity(cand.query, np.frombuffer(cand.signature, dtype="<u4"))
             best = near[cand.query].get(cand.cluster_id, (0.0, "", cand.seen_at))
             if sim >= self.settings.near_threshold and (sim, cand.article_id) > best[:2]:
@@ -298,11 +300,21 @@ class _Batch:
     signatures: np.ndarray
     seen: Sequence[datetime]
     texts: Sequence[Passages]
+    languages: Sequence[str | None]
     settings: ClusterSettings
 
     @property
     def window(self) -> timedelta:
         return timedelta(days=self.settings.window_days)
+
+    def other_language(self, article: int, language: str | None) -> bool:
+        """Whether ``article`` and a text in ``language`` are known to be in different languages.
+
+        Translations share no word shingles; two texts in different languages that do share
+        them share site chrome or a quotation, not a story (editions: :mod:`newswatch.editions`).
+        """
+        own = self.languages[article]
+        return bool(own and language and own != language)
 
     def similarity(self, article: int, signature: np.ndarray) -> float:
         """Jaccard similarity estimated from the signatures."""
@@ -334,6 +346,7 @@ class _Batch:
                 for b in bucket[pos + 1 :]:
                     if (
                         not found.connected(a, b)
+                        and not self.other_language(a, self.languages[b])
                         and abs(self.seen[a] - self.seen[b]) <= self.window
                         and self.same_story(a, self.texts[b], self.similarity(a, self.signatures[b]), self.seen[b])
                     ):

@@ -191,6 +191,9 @@ class ClusterSettings(_Strict):
         0.87, gt=0.0, le=1.0, description="cosine similarity of title and lede two editions must reach"
     )
     edition_hours: float = Field(36.0, gt=0.0, le=24 * 14, description="editions are seen this close in time")
+    edition_evidence: float = Field(
+        3.5, ge=0.0, description="weight of the rare names and figures two founders share before they are compared"
+    )
     send_updates: bool = Field(
         False, description="send a story again when it grows after it was sent (digests)"
     )

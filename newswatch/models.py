@@ -216,12 +216,15 @@ class PageLine:
 
 @dataclass(frozen=True, slots=True)
 class Edition:
-    """A story's founder in one language: its cluster, time and embedded title and lede."""
+    """A story's founder in one language: its cluster, time, title and lede with their anchors
+    (:mod:`newswatch.anchors`) and, once compared with another founder, their embedding."""
 
     cluster_id: str
     language: str
     seen_at: datetime
-    embedding: Sequence[float]
+    anchors: frozenset[str]
+    lede: str
+    embedding: Sequence[float] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,7 @@ class Candidate:
     cluster_id: str
     signature: bytes
     seen_at: datetime
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

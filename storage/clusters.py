@@ -19,7 +19,10 @@ _MEMBER_COLUMNS = (
     ("text_words", "INTEGER"), ("signature", "BLOB"), ("clustered_at", "TIMESTAMPTZ"), ("language", "VARCHAR"),
     ("body", "VARCHAR"),
 )
-_EDITION_COLUMNS = (("cluster_id", "VARCHAR"), ("language", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("embedding", "FLOAT[]"))
+_EDITION_COLUMNS = (
+    ("cluster_id", "VARCHAR"), ("language", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("embedding", "FLOAT[]"),
+    ("anchors", "VARCHAR[]"), ("lede", "VARCHAR"),
+)
 _LINE_COLUMNS = (("source", "VARCHAR"), ("line_hash", "BIGINT"), ("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"))
 _BAND_COLUMNS = (("article_id", "VARCHAR"), ("seen_at", "TIMESTAMPTZ"), ("keys", "BIGINT[]"))
 
@@ -89,7 +92,7 @@ def band_candidates(
             FROM q JOIN cluster_bands b ON b.band_key = q.band_key
             WHERE b.seen_at >= $4 AND b.seen_at BETWEEN q.seen_at - $5 AND q.seen_at + $5
         )
-        SELECT hits.query, m.article_id, m.cluster_id, m.signature, m.seen_at
+        SELECT hits.query, m.article_id, m.cluster_id, m.signature, m.seen_at, m.language
         FROM hits JOIN cluster_members m ON m.article_id = hits.article_id
         WHERE m.seen_at >= $4
         """,
@@ -150,18 +153,38 @@ def recurring_lines(
 def editions_between(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime) -> list[Edition]:
     """Founders' editions seen between ``since`` and ``until``."""
     rows = con.execute(
-        "SELECT cluster_id, language, seen_at, embedding FROM cluster_editions WHERE seen_at BETWEEN $1 AND $2",
+        "SELECT cluster_id, language, seen_at, coalesce(anchors, []), coalesce(lede, ''), embedding"
+        " FROM cluster_editions WHERE seen_at BETWEEN $1 AND $2",
         [since, until],
     ).fetchall()
-    return [Edition(*row) for row in rows]
+    return [Edition(cluster, language, seen, frozenset(keys), lede, vector) for cluster, language, seen, keys, lede, vector in rows]
+
 
 def add_editions(con: duckdb.DuckDBPyConnection, editions: Sequence[Edition]) -> None:
     """Record the editions of new founders."""
     if editions:
         relation, params = rows_relation(
-            _EDITION_COLUMNS, [[e.cluster_id, e.language, e.seen_at, list(e.embedding)] for e in editions]
+            _EDITION_COLUMNS,
+            [[e.cluster_id, e.language, e.seen_at, e.embedding and list(e.embedding), sorted(e.anchors), e.lede]
+             for e in editions],
         )
-        con.execute(f"INSERT INTO cluster_editions SELECT * FROM {relation}", params)
+        con.execute(
+            f"INSERT INTO cluster_editions BY NAME SELECT * FROM {relation}", params
+        )
+
+
+def set_edition_embeddings(con: duckdb.DuckDBPyConnection, editions: Sequence[Edition]) -> None:
+    """Store the embeddings of stored founders (by cluster and language)."""
+    if editions:
+        relation, params = rows_relation(
+            _EDITION_COLUMNS[:2] + _EDITION_COLUMNS[3:4],
+            [[e.cluster_id, e.language, list(e.embedding)] for e in editions],
+        )
+        con.execute(
+            f"UPDATE cluster_editions SET embedding = v.embedding FROM {relation} AS v"
+            " WHERE cluster_editions.cluster_id = v.cluster_id AND cluster_editions.language = v.language",
+            params,
+        )
 
 
 def cluster_summaries(
@@ -277,3 +300,7 @@ class ClusterTables:
     def add_editions(self, editions: Sequence[Edition]) -> None:
         """See :func:`add_editions`."""
         add_editions(self._con, editions)
+
+    def set_edition_embeddings(self, editions: Sequence[Edition]) -> None:
+        """See :func:`set_edition_embeddings`."""
+        set_edition_embeddings(self._con, editions)

@@ -18,6 +18,7 @@ from cluster_testset import LabelledArticle, load_testset, pair_scores
 from newswatch import semantic
 from newswatch.cluster import StoryClusterer, shingle_hashes
 from newswatch.config import ClusterSettings
+from newswatch.anchors import anchors
 from newswatch.editions import link_editions
 from newswatch.errors import ClusterParamsError
 from newswatch.models import ClusterInput, Edition
@@ -388,17 +389,46 @@ def test_editions_in_other_languages_join_the_story(testset: list[LabelledArticl
 def test_an_edition_never_joins_a_story_that_has_its_language() -> None:
     """A founder joins a story of another language, close in time, that has no edition in its
     own language: two stories of one language are never joined through another language."""
-    lede = "Armenia and Azerbaijan agree on the text of a peace treaty\nAll seventeen articles were agreed."
+    lede = "Armenia and Azerbaijan agree on the text of a peace treaty\nAll 17 articles were agreed in Abu Dhabi."
     at = datetime(2025, 6, 11, 10, tzinfo=UTC)
     vector = semantic.embed([lede])[0].tolist()
     settings = ClusterSettings(editions=True)
 
     def founder_joins(stored: list[tuple[str, str]], language: str, seen: datetime = at) -> str:
         with Database(open_store(), None).cluster_tables() as tables:
-            tables.add_editions([Edition(cluster, code, at, vector) for cluster, code in stored])
+            tables.add_editions([Edition(cluster, code, at, anchors(lede), lede, vector) for cluster, code in stored])
             return link_editions(tables, ["new"], [(0, language, seen, lede)], settings)[0]
 
     assert founder_joins([("story", "ru")], "hy") == "story"
     assert founder_joins([("story", "en")], "en") == "new"
     assert founder_joins([("story", "ru"), ("story", "hy")], "hy") == "new"
     assert founder_joins([("story", "ru")], "hy", at + timedelta(hours=settings.edition_hours + 1)) == "new"
+
+
+def test_founders_are_embedded_only_when_they_share_rare_anchors_and_figures_agree() -> None:
+    """A founder is compared (and it and the stored founder embedded, once) only with founders of
+    other languages that share rare names or figures with it, and never with one whose figures
+    differ (another day's report); the others are stored with their anchors, not embedded."""
+    at = datetime(2025, 6, 19, 7, tzinfo=UTC)
+    english = "Border guards prevented 3 attempts to smuggle drugs from Iran\nOn June 18, border guards of Azerbaijan prevented 3 attempts in the Jabrayil and Fuzuli districts."
+    same = "Пограничники предотвратили 3 попытки контрабанды наркотиков из Ирана\n18 июня пограничники Азербайджана предотвратили 3 попытки в Джебраильском и Физулинском районах."
+    next_day = same.replace("18 июня", "19 июня").replace("3 попытки", "2 попытки")
+    unrelated = "Парламент Грузии утвердил изменения бюджета\nДепутаты проголосовали в первом чтении."
+    settings = ClusterSettings(editions=True)
+    con = open_store()
+
+    def link(cluster: str, language: str, lede: str, hours: float) -> str:
+        with Database(con, None).cluster_tables() as tables:
+            return link_editions(tables, [cluster], [(0, language, at + timedelta(hours=hours), lede)], settings)[0]
+
+    def embedded() -> dict[str, bool]:
+        return dict(con.execute("SELECT cluster_id || '/' || language, embedding IS NOT NULL FROM cluster_editions").fetchall())
+
+    assert link("en-story", "en", english, 0) == "en-story"
+    assert embedded() == {"en-story/en": False}  # nothing to compare with yet
+    assert link("unrelated", "ru", unrelated, 1) == "unrelated"
+    assert embedded() == {"en-story/en": False, "unrelated/ru": False}
+    assert link("next-day", "ru", next_day, 2) == "next-day"  # names agree, figures do not
+    assert not any(embedded().values())
+    assert link("same", "ru", same, 3) == "en-story"
+    assert embedded() == {"en-story/en": True, "unrelated/ru": False, "next-day/ru": False, "en-story/ru": True}

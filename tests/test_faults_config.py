@@ -18,13 +18,13 @@ BASE = "feeds:\n" + FEED + TOPIC
 
 
 def validate(tmp_path: Path, content: str | bytes) -> tuple[int, str, float]:
-    """(exit code, output with the path as F, seconds) of ``newswatch sources validate``."""
+    """(exit code, output with the path as F, CPU seconds) of ``newswatch sources validate``."""
     path = tmp_path / "sources.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a busy machine stretches wall time, not this
     result = CliRunner().invoke(app, ["sources", "validate", "--sources", str(path)], env={"COLUMNS": "300"})
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result.exit_code, result.output.replace(str(path), "F"), time.monotonic() - started
+    return result.exit_code, result.output.replace(str(path), "F"), time.process_time() - started
 
 
 def alias_bomb(levels: int = 9) -> str:
@@ -62,7 +62,9 @@ def test_hostile_yaml_is_refused_quickly_with_file_and_line(tmp_path, content, e
     code, output, seconds = validate(tmp_path, content)
     assert code == 2 and "Invalid configuration" in output and "Traceback" not in output
     assert expected in output
-    assert seconds < 2  # the alias bomb used to take minutes; measured well under a second idle
+    # the messages above say each limit stopped the parser; this catches a parse that runs away
+    # (the alias bomb took minutes of CPU) without timing a busy machine: well under 1 s idle
+    assert seconds < 30
 
 
 @pytest.mark.parametrize(
