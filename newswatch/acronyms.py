@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from newswatch.text import Token, analyse, words
+from newswatch.text import Words, analyse, words
 
 SMALL_WORD = 3  # letters: a word this short and not capitalised may stand unspelled in a spelling
 _HEAD = 3  # letters of each spelling word compared with the declared expansion's
@@ -52,32 +52,40 @@ def declare(acronym: str, expansion: str) -> Acronym:
     return Acronym(letters, tuple(_head(analyse(phrase[i])[1]) for i in picked))
 
 
-def occurrences(acronym: Acronym, tokens: Sequence[Token]) -> list[int]:
-    """Positions of the acronym among ``tokens``, with an ending written onto it (``კუხოს``)."""
-    letters = acronym.letters
-    return [i for i, tok in enumerate(tokens)
-            if tok.surface.startswith(letters) and len(tok.surface) - len(letters) <= SMALL_WORD]
+def is_occurrence(acronym: Acronym, surface: str) -> bool:
+    """Whether a word (its ``surface``) is the acronym, with an ending written onto it (``კუხოს``)."""
+    return surface.startswith(acronym.letters) and len(surface) - len(acronym.letters) <= SMALL_WORD
 
 
-def spelled_otherwise(acronym: Acronym, fields: Sequence[tuple[str, Sequence[Token], list[int]]],
-                      body: int) -> bool:
+def occurrences(acronym: Acronym, field: Words) -> list[int]:
+    """Word positions of the acronym in ``field``."""
+    found = {w for w in set(field.words) if is_occurrence(acronym, _surface(w))}
+    return [i for i, w in enumerate(field.words) if w in found] if found else []
+
+
+def spelled_otherwise(acronym: Acronym, fields: Sequence[tuple[Words, list[int]]], body: int) -> bool:
     """Whether the article spells the acronym out as something other than its declared expansion,
     and nowhere as the expansion: next to the acronym, or (when it does not say so there) as a
-    proper name elsewhere. ``fields``: (text, tokens, occurrences of the acronym) per
-    field; proper-name spellings are looked for in ``fields[body]`` only."""
+    proper name elsewhere. ``fields``: (words, occurrences of the acronym) per field;
+    proper-name spellings are looked for in ``fields[body]`` only."""
     beside, elsewhere = set(), set()
-    for f, (text, tokens, at) in enumerate(fields):
-        found = _Field(text, tokens)
-        beside.update(_declared(acronym, tokens, s) for s in found.around(at, acronym.letters))
+    for f, (field_words, at) in enumerate(fields):
+        found = _Field(field_words)
+        beside.update(_declared(acronym, field_words, s) for s in found.around(at, acronym.letters))
         if f == body:
-            elsewhere.update(_declared(acronym, tokens, s) for s in found.proper_names(acronym.letters, set(at)))
+            elsewhere.update(_declared(acronym, field_words, s)
+                             for s in found.proper_names(acronym.letters, set(at)))
     return (beside or elsewhere) == {False}
 
 
-def _declared(acronym: Acronym, tokens: Sequence[Token], picked: list[int]) -> bool:
+def _declared(acronym: Acronym, field: Words, picked: list[int]) -> bool:
     """Whether the spelling's words begin as the declared expansion's do (any inflection)."""
-    heads = (_head(tokens[i].surface) for i in picked)
+    heads = (_head(_surface(field.words[i])) for i in picked)
     return all(a.startswith(b) or b.startswith(a) for a, b in zip(heads, acronym.heads, strict=True))
+
+
+def _surface(word: str) -> str:
+    return analyse(word)[1]
 
 
 def _head(surface: str) -> str:
@@ -111,20 +119,20 @@ def _spell(surfaces: Sequence[str], small: Sequence[bool], letters: str, whole: 
 class _Field:
     """One field's words, for finding spellings in it."""
 
-    def __init__(self, text: str, tokens: Sequence[Token]) -> None:
-        self.text, self.tokens = text, tokens
-        self.small = [_small(text[t.start:t.end]) for t in tokens]
+    def __init__(self, field: Words) -> None:
+        self.field = field
+        self.small = [_small(w) for w in field.words]
 
     def _between(self, a: int, b: int) -> str:
-        """The characters between token ``a`` and token ``b`` (``a`` < ``b``)."""
-        return self.text[self.tokens[a].end:self.tokens[b].start]
+        """The characters between word ``a`` and word ``b`` (``a`` < ``b``)."""
+        return self.field.text[self.field.end(a):self.field.start(b)]
 
     def _run(self, start: int, step: int, limit: int) -> list[int]:
-        """Token positions from ``start`` in direction ``step`` while words are joined (at most ``limit``)."""
+        """Word positions from ``start`` in direction ``step`` while words are joined (at most ``limit``)."""
         run = [start]
         while len(run) < limit:
             nxt = run[-1] + step
-            if not 0 <= nxt < len(self.tokens):
+            if not 0 <= nxt < len(self.field):
                 break
             a, b = sorted((run[-1], nxt))
             if not set(self._between(a, b)) <= _JOINERS:
@@ -144,7 +152,7 @@ class _Field:
                     if picked is not None:
                         out.append(picked)
                         break
-            if i + 1 < len(self.tokens) and self._marked(self._between(i, i + 1)):
+            if i + 1 < len(self.field) and self._marked(self._between(i, i + 1)):
                 picked = self._spell(self._run(i + 1, 1, limit), letters)
                 if picked is not None:
                     out.append(picked)
@@ -152,12 +160,11 @@ class _Field:
 
     def proper_names(self, letters: str, skip: set[int]) -> list[list[int]]:
         """Spellings anywhere whose spelling words are all capitalised (not written in capitals only)."""
-        written = [self.text[t.start:t.end] for t in self.tokens]
         capital = [w[:1].isupper() and not (len(w) > 1 and w.isupper()) and i not in skip
-                   for i, w in enumerate(written)]
+                   for i, w in enumerate(self.field.words)]
         out = []
-        for i, tok in enumerate(self.tokens):
-            if capital[i] and tok.surface[:1] == letters[0]:
+        for i, w in enumerate(self.field.words):
+            if capital[i] and _surface(w)[:1] == letters[0]:
                 run = self._run(i, 1, 3 * len(letters))
                 picked = self._spell(run, letters, allowed=[capital[p] for p in run])
                 if picked is not None:
@@ -166,7 +173,8 @@ class _Field:
 
     def _spell(self, run: list[int], letters: str, whole: bool = False,
                allowed: Sequence[bool] | None = None) -> list[int] | None:
-        picked = _spell([self.tokens[p].surface for p in run], [self.small[p] for p in run], letters, whole, allowed)
+        picked = _spell([_surface(self.field.words[p]) for p in run], [self.small[p] for p in run], letters, whole,
+                        allowed)
         return None if picked is None else [run[n] for n in picked]
 
     @staticmethod

@@ -2,10 +2,13 @@
 
 All topics are compiled once into one term index (:func:`compile_topics`): every word of
 every term, phrase and entity alias of every topic becomes one entry of a single hash
-table (stems) or prefix table (wildcards). Matching an article tokenises it once, looks
-each word up once in those tables, and evaluates only the topics whose terms occur in
-it, so the cost per article grows with the article's length and its hits, not with the
-number of topics. The query language is described in docs/queries.md.
+table (stems) or prefix table (wildcards). Matching an article splits each field once into
+its words (one regular-expression pass, no object per word: :class:`~newswatch.text.Words`),
+looks each distinct word up once in those tables (the answer is remembered per word across
+articles), records word positions only in a field where some word matched, and evaluates
+only the topics whose trigger terms occur in it. An article no topic can match costs that
+one pass and a lookup per distinct word; the cost grows with the article's hits, not with
+the number of topics. The query language is described in docs/queries.md.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
-from newswatch.acronyms import Acronym, declare, occurrences, spelled_otherwise
+from newswatch.acronyms import Acronym, declare, is_occurrence, occurrences, spelled_otherwise
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
@@ -40,7 +43,7 @@ from newswatch.query import (
 )
 from newswatch.semantic import SemanticScorer, model_id
 from newswatch.semantic import available as semantic_available
-from newswatch.text import Token, analyse, tokenize
+from newswatch.text import Words, analyse
 
 log = logging.getLogger("newswatch.match")
 
@@ -58,6 +61,7 @@ _PROXIMITY = 10  # different terms at most this many words apart earn a bonus ..
 _PROXIMITY_BONUS, _PROXIMITY_MAX = 0.25, 1.0  # ... of 0.25 per neighbouring pair, at most 1.0
 _CONTEXT = 12  # words of context either side of a snippet's hits
 _MAX_WINDOW = 40  # words of hits grouped into one snippet
+_SEEN_WORDS = 200_000  # distinct words of texts remembered as analysed (then forgotten at once)
 
 
 def field_score(field: int, count: int, length: int) -> float:
@@ -117,9 +121,13 @@ class _Index:
         self.sequences: list[tuple[int, ...]] = []  # literal id -> word pattern ids
         self.first: dict[int, list[int]] = {}  # word pattern id -> literals starting with it
         self.prefix_lengths: tuple[int, ...] = ()
+        self._known: set[str] = set()  # words of texts analysed so far ...
+        self._matching: dict[str, tuple[int, ...]] = {}  # ... those that match a pattern: their ids
 
     def literal(self, term: Term) -> int:
         """Register a term and return its literal id."""
+        self._known.clear()
+        self._matching.clear()
         pids = []
         for word in term.words:
             key, surface = analyse(word.text)
@@ -136,28 +144,40 @@ class _Index:
             self.first.setdefault(seq[0], []).append(self.literals[seq])
         return self.literals[seq]
 
-    def find(self, fields: Sequence[Sequence[Token]]) -> dict[int, list[tuple[int, int, int]]]:
-        """Return every literal occurring in the tokenised fields: id -> [(field, start, end)]."""
-        sequences = self.sequences
+    def _learn(self, word: str) -> None:
+        """Analyse a word of a text once and remember the word pattern ids it matches (its
+        stem; its folded beginnings), if any."""
+        if len(self._known) >= _SEEN_WORDS:
+            self._known.clear()
+            self._matching.clear()
+        self._known.add(word)
+        key, surface = analyse(word)
+        pids = [] if (pid := self.exact.get(key)) is None else [pid]
+        for n in self.prefix_lengths:
+            head = surface[:n]
+            if n > len(surface) or head not in self.partial:
+                break  # no longer prefix can match either
+            if (pid := self.prefix.get(head)) is not None:
+                pids.append(pid)
+        if pids:
+            self._matching[word] = tuple(pids)
+
+    def find(self, fields: Sequence[Words]) -> dict[int, list[tuple[int, int, int]]]:
+        """Return every literal occurring in the fields' words: id -> [(field, start, end)].
+
+        The distinct words of a field are matched against the words seen before as sets (new
+        words are analysed once); positions are collected only in a field where a word matched."""
+        sequences, matching = self.sequences, self._matching
         found: dict[int, list[tuple[int, int, int]]] = {}
-        exact, prefix, partial, lengths = self.exact, self.prefix, self.partial, self.prefix_lengths
-        for f, tokens in enumerate(fields):
-            at: dict[int, list[int]] = {}
-            for i, tok in enumerate(tokens):
-                pids = []
-                pid = exact.get(tok.key)
-                if pid is not None:
-                    pids.append(pid)
-                surface = tok.surface
-                for n in lengths:
-                    head = surface[:n]
-                    if n > len(surface) or head not in partial:
-                        break  # no longer prefix can match either
-                    pid = prefix.get(head)
-                    if pid is not None:
-                        pids.append(pid)
-                if pids:
-                    at[i] = pids
+        for f, field_words in enumerate(fields):
+            ws = field_words.words
+            distinct = set(ws)
+            for word in distinct - self._known:
+                self._learn(word)
+            hits = distinct & matching.keys()
+            if not hits:
+                continue
+            at = {i: matching[w] for i, w in enumerate(ws) if w in hits}
             for i, pids in at.items():
                 for pid in pids:
                     for lit in self.first.get(pid, ()):
@@ -232,11 +252,11 @@ class Matcher:
     def match(self, title: str, body: str, language: str | None) -> list[TopicMatch]:
         """Return the topics the article matches (score >= min_score), best first."""
         texts = (title or "", body or "")
-        tokens = [tokenize(t) for t in texts]
-        found = self._index.find(tokens)
+        fields = (Words(texts[_TITLE]), Words(texts[_BODY]))
+        found = self._index.find(fields)
         triggered = {n for lit in found for n in self._by_literal.get(lit, ())}
         meaning = self._meaning(texts)
-        ev = _Evaluator(found, texts, tokens, language)
+        ev = _Evaluator(found, fields, language)
         results = []
         for n in sorted(triggered | meaning.keys()):
             topic = self._topics[n]
@@ -249,14 +269,14 @@ class Matcher:
             terms = _terms(hit.spans) if hit else ()
             if semantic:
                 terms += (f"~meaning {similarity:.2f}",)
-            snippets = _snippets(texts, tokens, hit.spans) if hit and hit.spans else _lead(texts, tokens)
-            reason = "; ".join((*(self._reason(texts, tokens, hit, topic.own) if hit else ()),
+            snippets = _snippets(fields, hit.spans) if hit and hit.spans else _lead(fields)
+            reason = "; ".join((*(self._reason(fields, hit, topic.own) if hit else ()),
                                 *(("close in meaning to the topic's examples",) if semantic else ())))
             results.append(TopicMatch(topic.name, round(score, 3), terms, snippets, reason))
         results.sort(key=lambda m: -m.score)
         return results
 
-    def _reason(self, texts: tuple[str, str], tokens: list[list[Token]], hit: _Hit, own: frozenset[str]) -> list[str]:
+    def _reason(self, fields: tuple[Words, Words], hit: _Hit, own: frozenset[str]) -> list[str]:
         """Why ``hit`` matched, in words: each term and what was found near it, the terms found
         on their own (in the title, how often), then the context its filters found. A named
         entity (its name capitalised: "Armenia") is shown by name, other words as found."""
@@ -266,7 +286,7 @@ class Matcher:
             if label not in names:
                 entity = self._entities.get(label[1:]) if label.startswith("@") else None
                 named = entity is not None and entity.name[:1].isupper()
-                names[label] = entity.name if named else f"'{texts[f][tokens[f][s].start:tokens[f][e - 1].end]}'"
+                names[label] = entity.name if named else f"'{fields[f].text[fields[f].start(s):fields[f].end(e - 1)]}'"
             return names[label]
 
         near: dict[str, dict[str, None]] = {}
@@ -302,10 +322,9 @@ class Matcher:
     def clauses(self, name: str, title: str, body: str, language: str | None) -> list[bool]:
         """Whether each clause of topic ``name`` (the operands of its query's top-level AND, or
         the whole query) holds for this article, keywords only."""
-        texts = (title or "", body or "")
-        tokens = [tokenize(t) for t in texts]
+        fields = (Words(title or ""), Words(body or ""))
         topic = next(topic for topic in self._topics if topic.name == name)
-        ev = _own_sense(_Evaluator(self._index.find(tokens), texts, tokens, language), topic.acronyms)
+        ev = _own_sense(_Evaluator(self._index.find(fields), fields, language), topic.acronyms)
         node = topic.node
         operands = node.operands if isinstance(node, And) else (node,)
         return [ev.hit(op, _ALL_FIELDS) is not None for op in operands]
@@ -355,19 +374,16 @@ def _triggers(node: object) -> frozenset[int] | None:
 class _Evaluator:
     """Evaluates compiled queries against the literal hits of one article."""
 
-    def __init__(self, found: dict[int, list[tuple[int, int, int]]], texts: tuple[str, str],
-                 tokens: Sequence[Sequence[Token]], language: str | None) -> None:
+    def __init__(self, found: dict[int, list[tuple[int, int, int]]], fields: tuple[Words, Words],
+                 language: str | None) -> None:
         self.found = found
-        self.texts = texts
-        self.tokens = tokens
-        self._lengths = (len(tokens[_TITLE]), len(tokens[_BODY]))
+        self.fields = fields
+        self._lengths = (len(fields[_TITLE]), len(fields[_BODY]))
         self.language = language
 
     def _written(self, f: int, start: int, case: tuple[tuple[str, bool], ...]) -> bool:
         """Whether the words from ``start`` in field ``f`` are written as ``case`` says (capitals)."""
-        text, tokens = self.texts[f], self.tokens[f]
-        for tok, (word, prefix) in zip(tokens[start:start + len(case)], case, strict=True):
-            written = text[tok.start:tok.end]
+        for written, (word, prefix) in zip(self.fields[f].words[start:start + len(case)], case, strict=True):
             if not (written.startswith(word) if prefix else written == word):
                 return False
         return True
@@ -442,20 +458,25 @@ class _Evaluator:
 
 
 def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
-    """``ev`` without the hits on a topic's acronyms that the article spells out as something else."""
+    """``ev`` without the hits on a topic's acronyms that the article spells out as something else.
+
+    Only a hit on a word that may be one of the acronyms can be dropped: without one, the
+    article is not searched for spellings."""
     if not acronyms:
         return ev
-    fields = [(ev.texts[f], ev.tokens[f]) for f in (_TITLE, _BODY)]
+    hit_words = {ev.fields[f].words[i] for hits in ev.found.values() for f, s, e in hits for i in range(s, e)}
+    if not any(is_occurrence(a, analyse(w)[1]) for w in hit_words for a in acronyms):
+        return ev
     drop: set[tuple[int, int]] = set()
     for acronym in acronyms:
-        at = [occurrences(acronym, tokens) for _, tokens in fields]
-        if any(at) and spelled_otherwise(acronym, [(*field, a) for field, a in zip(fields, at, strict=True)], _BODY):
+        at = [occurrences(acronym, words) for words in ev.fields]
+        if any(at) and spelled_otherwise(acronym, list(zip(ev.fields, at, strict=True)), _BODY):
             drop.update((f, i) for f, positions in enumerate(at) for i in positions)
     if not drop:
         return ev
     found = {lit: kept for lit, hits in ev.found.items()
              if (kept := [(f, s, e) for f, s, e in hits if not any((f, i) in drop for i in range(s, e))])}
-    return _Evaluator(found, ev.texts, ev.tokens, ev.language)
+    return _Evaluator(found, ev.fields, ev.language)
 
 
 def _near(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
@@ -500,7 +521,7 @@ def _terms(spans: list[_Span]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(label for _, (_, _, label) in leaves))
 
 
-def _snippets(texts: tuple[str, str], tokens: list[list[Token]], spans: list[_Span]) -> tuple[Snippet, ...]:
+def _snippets(fields: tuple[Words, Words], spans: list[_Span]) -> tuple[Snippet, ...]:
     """One or two body passages (the title if only it matched) with the hits highlighted."""
     f = _BODY if any(sp[0] == _BODY for sp in spans) else _TITLE
     leaves = sorted({leaf for sp in spans if sp[0] == f for leaf in sp[3]})
@@ -512,29 +533,29 @@ def _snippets(texts: tuple[str, str], tokens: list[list[Token]], spans: list[_Sp
             windows.append([leaf])
     best = sorted(windows, key=lambda w: (-len({label for _, _, label in w}), -len(w)))[:2]
     best.sort(key=lambda w: w[0][0])
-    return tuple(_snippet(texts[f], tokens[f], w) for w in best)
+    return tuple(_snippet(fields[f], w) for w in best)
 
 
-def _lead(texts: tuple[str, str], tokens: list[list[Token]]) -> tuple[Snippet, ...]:
+def _lead(fields: tuple[Words, Words]) -> tuple[Snippet, ...]:
     """The opening words of the body (or title), for a match by meaning alone."""
-    f = _BODY if tokens[_BODY] else _TITLE
-    if not tokens[f]:
+    f = _BODY if fields[_BODY] else _TITLE
+    if not fields[f]:
         return ()
-    return (_snippet(texts[f], tokens[f], [(0, 0, "")], highlight=False),)
+    return (_snippet(fields[f], [(0, 0, "")], highlight=False),)
 
 
-def _snippet(text: str, tokens: list[Token], leaves: list[_Leaf], highlight: bool = True) -> Snippet:
+def _snippet(words: Words, leaves: list[_Leaf], highlight: bool = True) -> Snippet:
     """The passage around ``leaves`` (with context words) and the character spans to highlight."""
     first = max(0, leaves[0][0] - _CONTEXT)
-    last = min(len(tokens), max(e for _, e, _ in leaves) + _CONTEXT) - 1
-    lo, hi = tokens[first].start, tokens[last].end
+    last = min(len(words), max(e for _, e, _ in leaves) + _CONTEXT) - 1
+    text, lo, hi = words.text, words.start(first), words.end(last)
     while lo > 0 and _is_punctuation(text[lo - 1]):  # keep quotes and brackets around the words
         lo -= 1
     while hi < len(text) and _is_punctuation(text[hi]):
         hi += 1
     marks: list[tuple[int, int]] = []
     for s, e, _ in leaves if highlight else ():
-        span = (tokens[s].start - lo, tokens[e - 1].end - lo)
+        span = (words.start(s) - lo, words.end(e - 1) - lo)
         if marks and span[0] <= marks[-1][1]:  # overlapping hits become one highlight
             marks[-1] = (marks[-1][0], max(marks[-1][1], span[1]))
         else:

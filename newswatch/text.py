@@ -3,7 +3,8 @@
 Cleaning: control, bidi-override and zero-width characters are removed from text we do not
 control (:func:`clean_text`) before it is stored, matched or displayed.
 
-Words for matching: every word is reduced to two forms (:func:`analyse`, :func:`tokenize`):
+Words for matching: a text is split once into its words and their offsets, kept as flat lists
+(:class:`Words`, no object per word); each distinct word is reduced to two forms (:func:`analyse`):
 
 * ``surface``: NFKC, full case folding, combining marks removed and a few
   script-specific equivalences applied (Azerbaijani/Turkish dotless ``ı`` and dotted
@@ -25,9 +26,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache
+from itertools import accumulate
 
 import Stemmer
 
@@ -44,8 +45,10 @@ def clean_text(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
-# A word is a run of letters/digits, keeping combining marks that follow a letter.
-_WORD_RE = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0483-\u0489])*")
+# A word is a run of letters/digits, keeping combining marks that follow a letter (written
+# with runs inside the group: the same words as one character at a time, found faster).
+_WORD_RE = re.compile(r"[^\W_](?:[^\W_]+|[\u0300-\u036f\u0483-\u0489]+)*")
+_WORD_SPLIT = re.compile(f"({_WORD_RE.pattern})")  # text -> [gap, word, gap, word, ..., gap]
 _MARKS = {c: None for c in range(0x0300, 0x0370)} | {c: None for c in range(0x0483, 0x048A)}
 _EQUIVALENTS = str.maketrans({"ı": "i", "ё": "е"})
 
@@ -54,16 +57,6 @@ _STEMMERS = {
     "armenian": Stemmer.Stemmer("armenian"),
     "latin": Stemmer.Stemmer("english"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of a text: its analysed forms and its character offsets in the text."""
-
-    key: str
-    surface: str
-    start: int
-    end: int
 
 
 def script_of(word: str) -> str | None:
@@ -102,17 +95,38 @@ def analyse(word: str) -> tuple[str, str]:
     return _strip(stem), _strip(folded)
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into analysed word tokens with character offsets."""
-    tokens = []
-    for m in _WORD_RE.finditer(text):
-        key, surface = analyse(m.group())
-        tokens.append(Token(key, surface, m.start(), m.end()))
-    return tokens
+class Words:
+    """The words of ``text`` as one list of strings (``words``), their character offsets computed
+    on demand from the lengths of the words and of the gaps between them: splitting a text
+    costs one regular-expression pass and no Python object per word beyond the word itself."""
+
+    __slots__ = ("text", "words", "_parts", "_bounds")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parts = _WORD_SPLIT.split(text)
+        self.words: list[str] = self._parts[1::2]
+        self._bounds: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def start(self, i: int) -> int:
+        """Character offset of word ``i`` in the text."""
+        return self._offsets()[2 * i]
+
+    def end(self, i: int) -> int:
+        """Character offset just past word ``i``."""
+        return self._offsets()[2 * i + 1]
+
+    def _offsets(self) -> list[int]:
+        if self._bounds is None:  # ends of the gap before word 0, word 0, the gap before word 1, ...
+            self._bounds = list(accumulate(map(len, self._parts)))
+        return self._bounds
 
 
 def words(text: str) -> list[str]:
-    """Split ``text`` into raw words, exactly as :func:`tokenize` does."""
+    """Split ``text`` into raw words, exactly as :class:`Words` does."""
     return _WORD_RE.findall(text)
 
 
