@@ -23,7 +23,7 @@ def copy_matches(
     lists = ("array_to_string(matched_terms, '; ')", "array_to_string(also_reported_by, '; ')") if as_text else (
         "matched_terms", "also_reported_by")
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE export_rows AS
         WITH rows AS (
             SELECT coalesce(c.cluster_id, a.id) AS story_id, m.topic, m.score, a.title,

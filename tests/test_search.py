@@ -16,7 +16,7 @@ from labelled.data import load_articles, load_watchlist
 from newswatch.config import Topic, load_config
 from newswatch.errors import SearchError
 from newswatch.match import compile_topics
-from newswatch.models import AllPlan, AnyPlan, LangPlan, ScaledPlan, SearchFilters, WordPlan
+from newswatch.models import AnyPlan, LangPlan, ScaledPlan, SearchFilters, WordPlan
 from newswatch.query import parse_query
 from newswatch.search import _plan, index_postings, search
 from newswatch.search_output import run as run_search
