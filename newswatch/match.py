@@ -147,9 +147,6 @@ class _Index:
     def _learn(self, word: str) -> None:
         """Analyse a word of a text once and remember the word pattern ids it matches (its
         stem; its folded beginnings), if any."""
-        if len(self._known) >= _SEEN_WORDS:
-            self._known.clear()
-            self._matching.clear()
         self._known.add(word)
         key, surface = analyse(word)
         pids = [] if (pid := self.exact.get(key)) is None else [pid]
@@ -172,7 +169,12 @@ class _Index:
         for f, field_words in enumerate(fields):
             ws = field_words.words
             distinct = set(ws)
-            for word in distinct - self._known:
+            new = distinct - self._known
+            if len(self._known) + len(new) > _SEEN_WORDS:  # forget before, never while, reading a field
+                self._known.clear()
+                self._matching.clear()
+                new = distinct
+            for word in new:
                 self._learn(word)
             hits = distinct & matching.keys()
             if not hits:

@@ -24,6 +24,7 @@ from conftest import REPO, SAMPLES
 from labelled.data import load_articles, load_watchlist
 
 from newswatch.config import Topic
+from newswatch import match
 from newswatch.match import compile_topics
 from newswatch.query import parse_listed_term
 from newswatch.text import Words, analyse, words
@@ -198,6 +199,16 @@ def test_lookup_equals_reference_on_hostile_texts(matcher, corpus):
         assert sum(1 for f in found for lit in f if index.sequences[lit][0] in pids) > least, kind
     assert sum(1 for f in found for lit in f if len(index.sequences[lit]) > 1) > 500  # phrases
     assert hits > 10 * len(texts)
+
+
+def test_lookup_holds_when_the_words_seen_are_forgotten(corpus, monkeypatch):
+    """The matcher forgets the words it has seen when there are too many (a long run, pages of
+    random text): no hit is lost, also when one field alone brings more new words than that."""
+    monkeypatch.setattr(match, "_SEEN_WORDS", 40)
+    shipped, entities = load_watchlist()
+    forgetful = compile_topics([*shipped, *HOSTILE_TOPICS], entities, semantic=False)
+    hits = _check(forgetful, corpus)
+    assert hits > 10 * len(corpus)
 
 
 def test_matches_on_hostile_texts_name_what_was_written(matcher):
