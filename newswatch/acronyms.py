@@ -10,7 +10,13 @@ A *spelling* of an acronym is a run of words whose initials give its letters in 
 words (``and``, ``of``, ``о``, ``և``, ``და``: at most three letters, not capitalised) may sit
 between them unspelled. The article spells an acronym out where such a run stands right next
 to it, before or after a bracket, dash, comma or colon (any capitals), or anywhere in the body
-as a proper name (every spelling word capitalised).
+as a proper name (every spelling word capitalised) or, in any capitals, as a name none of whose
+words begins as the declared expansion's do (``областной детской клинической больницы ... ОДКБ``).
+Initials are compared across scripts too: a Latin acronym spelled out in Cyrillic, Armenian or
+Georgian words (``Каспийский союз транспортных организаций (CSTO)``) or the reverse is spelled.
+
+An acronym standing in a list of other acronyms (``NATO, OSCE, CSTO, SCO``) is named in passing:
+such occurrences do not count either (:func:`listed`).
 """
 
 from __future__ import annotations
@@ -26,15 +32,37 @@ _HEAD = 3  # letters of each spelling word compared with the declared expansion'
 _SEPARATORS = frozenset(" \t\n\u00a0([«\"“—–-:,")  # may stand between an acronym and its spelling
 _MARKS = frozenset("([—–-:,")  # at least one of which must
 _JOINERS = frozenset(" \t\u00a0-&'’")  # may stand between two words of one spelling
+_LONG_WORD = 4  # letters: each word of a spelling in lower case has at least this many
+_FOREIGN_HEAD = 5  # letters compared to tell a spelling in lower case from the declared expansion
+_LIST_ITEMS = 2  # other acronyms next to an occurrence that make it a list
+_LIST_GAP = frozenset(" \t\n\u00a0,;/")  # may stand between the items of a list
+_LIST_JOINERS = frozenset({"and", "or", "и", "или", "եւ", "ու", "կամ", "və", "ya", "და", "ან"})
+_ENDING_MARKS = frozenset("-'’")  # an ending written onto an acronym (ՄԱԿ-ը, KTMT-nin, NATO's)
+
+# Latin letters that a letter of another script is written as (initials compared across scripts)
+_LATIN = {
+    **dict(zip("абвгдежзийклмнопрстуфхцчшщыэюя",
+               ["a", "b", "vw", "gh", "d", "ey", "zj", "z", "iy", "iy", "kcq", "l", "m", "n", "o", "p", "r",
+                "sc", "t", "u", "f", "hkx", "ct", "c", "s", "s", "yi", "e", "yu", "ya"], strict=True)),
+    **dict(zip("աբգդեզէըթժիլխծկհձղճմյնշոչպջռսվտրցփքօֆ",
+               ["a", "b", "g", "d", "ey", "z", "e", "e", "t", "zj", "i", "l", "khx", "ct", "kc", "h", "dz", "g",
+                "cj", "m", "yh", "n", "s", "ov", "c", "p", "j", "r", "s", "v", "t", "r", "ct", "p", "kq", "o", "f"],
+               strict=True)),
+    **dict(zip("აბგდევზთილკმნოპჟრსტუფქღყშჩცძწჭხჯჰ",
+               ["a", "b", "g", "d", "e", "v", "z", "t", "i", "l", "kc", "m", "n", "o", "p", "zj", "r", "s", "t",
+                "u", "pf", "kq", "g", "kq", "s", "c", "ct", "dz", "ct", "cj", "khx", "j", "h"], strict=True)),
+    "ə": "ea", "ç": "c", "ş": "s", "ğ": "g", "ö": "o", "ü": "u",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Acronym:
-    """A topic's acronym (``letters``: its folded form) and the heads of the words of its
-    declared expansion that spell it."""
+    """A topic's acronym (``letters``: its folded form), the heads of the words of its declared
+    expansion that spell it, and those words (folded)."""
 
     letters: str
     heads: tuple[str, ...]
+    spelled: tuple[str, ...] = ()
 
 
 def declare(acronym: str, expansion: str) -> Acronym:
@@ -49,7 +77,8 @@ def declare(acronym: str, expansion: str) -> Acronym:
     if picked is None:
         raise ValueError(f"acronym {acronym!r}: {expansion!r} does not spell it (each of its letters must"
                          f" begin a word, in order; only words of {SMALL_WORD} letters or fewer may be left out)")
-    return Acronym(letters, tuple(_head(analyse(phrase[i])[1]) for i in picked))
+    spelled = tuple(analyse(phrase[i])[1] for i in picked)
+    return Acronym(letters, tuple(_head(w) for w in spelled), spelled)
 
 
 def is_occurrence(acronym: Acronym, surface: str) -> bool:
@@ -74,14 +103,76 @@ def spelled_otherwise(acronym: Acronym, fields: Sequence[tuple[Words, list[int]]
         beside.update(_declared(acronym, field_words, s) for s in found.around(at, acronym.letters))
         if f == body:
             elsewhere.update(_declared(acronym, field_words, s)
-                             for s in found.proper_names(acronym.letters, set(at)))
+                             for s in found.names(acronym.letters, set(at), proper=True))
+            elsewhere.update(False for s in found.names(acronym.letters, set(at), proper=False)
+                             if _foreign(acronym, field_words, s))
     return (beside or elsewhere) == {False}
+
+
+def listed(field: Words, at: list[int]) -> list[int]:
+    """The occurrences (``at``) of an acronym that stand in a list of at least two other acronyms
+    (words written in capitals), their items joined by commas, slashes or "and"/"or"."""
+    return [i for i in at if len(_list_items(field, i, -1) | _list_items(field, i, 1)) >= _LIST_ITEMS]
+
+
+def _list_items(field: Words, i: int, step: int) -> set[str]:
+    """The other acronyms of the list that occurrence ``i`` stands in, on one side of it
+    (``step`` -1: before it, 1: after it)."""
+    items: set[str] = set()
+    k = i
+    while True:
+        if step == 1 and k + 1 < len(field) and _is_ending(field, k + 1):
+            k += 1
+        j = k + step
+        if 0 <= j < len(field) and _surface(field.words[j]) in _LIST_JOINERS and _gap(field, k, j) <= _LIST_GAP:
+            k, j = j, j + step  # "NATO, EU and CSTO": past the joining word
+        if not (0 <= j < len(field) and _gap(field, k, j) <= _LIST_GAP):
+            return items
+        if step == -1 and _is_ending(field, j):
+            j -= 1
+        if not _is_acronym_word(field.words[j]):
+            return items
+        items.add(field.words[j])
+        k = j
+
+
+def _gap(field: Words, a: int, b: int) -> set[str]:
+    """The characters between two neighbouring words."""
+    a, b = sorted((a, b))
+    return set(field.text[field.end(a):field.start(b)])
+
+
+def _is_acronym_word(word: str) -> bool:
+    return len(word) >= 2 and word.isupper()
+
+
+def _is_ending(field: Words, k: int) -> bool:
+    """Whether word ``k`` is an ending written onto the acronym before it (``ՄԱԿ-ը``, ``KTMT-nin``)."""
+    return (k > 0 and _is_acronym_word(field.words[k - 1]) and not field.words[k][:1].isupper()
+            and len(field.words[k]) <= SMALL_WORD + 1
+            and field.text[field.end(k - 1):field.start(k)] in _ENDING_MARKS)
+
+
+def _fits(initial: str, letter: str) -> bool:
+    """Whether a word beginning with ``initial`` may spell ``letter`` of an acronym: the same letter,
+    or letters of two scripts that are written alike in Latin (``к`` and ``k``, ``ც`` and ``c``)."""
+    if initial == letter:
+        return True
+    a, b = _LATIN.get(initial, initial), _LATIN.get(letter, letter)
+    return (initial in _LATIN) != (letter in _LATIN) and bool(set(a) & set(b))
 
 
 def _declared(acronym: Acronym, field: Words, picked: list[int]) -> bool:
     """Whether the spelling's words begin as the declared expansion's do (any inflection)."""
     heads = (_head(_surface(field.words[i])) for i in picked)
     return all(a.startswith(b) or b.startswith(a) for a, b in zip(heads, acronym.heads, strict=True))
+
+
+def _foreign(acronym: Acronym, field: Words, picked: list[int]) -> bool:
+    """Whether none of the spelling's words begins as any word of the declared expansion does
+    (their first ``_FOREIGN_HEAD`` letters: ``təsərrüfatı`` is not ``Təşkilat``)."""
+    heads = [_surface(field.words[i])[:_FOREIGN_HEAD] for i in picked]
+    return not any(a.startswith(b[:_FOREIGN_HEAD]) or b.startswith(a) for a in heads for b in acronym.spelled)
 
 
 def _surface(word: str) -> str:
@@ -107,7 +198,7 @@ def _spell(surfaces: Sequence[str], small: Sequence[bool], letters: str, whole: 
             return [] if not whole or p == len(surfaces) else None
         if p == len(surfaces):
             return None
-        if surfaces[p][:1] == letters[k] and (allowed is None or allowed[p]):
+        if _fits(surfaces[p][:1], letters[k]) and (allowed is None or allowed[p]):
             rest = walk(p + 1, k + 1)
             if rest is not None:
                 return [p, *rest]
@@ -158,15 +249,21 @@ class _Field:
                     out.append(picked)
         return out
 
-    def proper_names(self, letters: str, skip: set[int]) -> list[list[int]]:
-        """Spellings anywhere whose spelling words are all capitalised (not written in capitals only)."""
-        capital = [w[:1].isupper() and not (len(w) > 1 and w.isupper()) and i not in skip
-                   for i, w in enumerate(self.field.words)]
+    def names(self, letters: str, skip: set[int], proper: bool) -> list[list[int]]:
+        """Spellings anywhere: ``proper``, whose spelling words are all capitalised (not written in
+        capitals only); else, in any capitals, whose spelling words all have at least
+        ``_LONG_WORD`` letters."""
+        if proper:
+            allowed = [w[:1].isupper() and not (len(w) > 1 and w.isupper()) and i not in skip
+                       for i, w in enumerate(self.field.words)]
+        else:
+            allowed = [len(w) >= _LONG_WORD and not w.isupper() and i not in skip
+                       for i, w in enumerate(self.field.words)]
         out = []
         for i, w in enumerate(self.field.words):
-            if capital[i] and _surface(w)[:1] == letters[0]:
+            if allowed[i] and _fits(_surface(w)[:1], letters[0]):
                 run = self._run(i, 1, 3 * len(letters))
-                picked = self._spell(run, letters, allowed=[capital[p] for p in run])
+                picked = self._spell(run, letters, allowed=[allowed[p] for p in run])
                 if picked is not None:
                     out.append(picked)
         return out

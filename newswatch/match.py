@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 
-from newswatch.acronyms import Acronym, declare, is_occurrence, occurrences, spelled_otherwise
+from newswatch.acronyms import Acronym, declare, is_occurrence, listed, occurrences, spelled_otherwise
 from newswatch.config import TERMS_REF, Entity, Topic, check_entity_refs
 from newswatch.errors import TopicError
 from newswatch.models import Snippet, TopicMatch
@@ -460,7 +460,8 @@ class _Evaluator:
 
 
 def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
-    """``ev`` without the hits on a topic's acronyms that the article spells out as something else.
+    """``ev`` without the hits on a topic's acronyms that the article spells out as something else,
+    nor those standing in a list of other acronyms.
 
     Only a hit on a word that may be one of the acronyms can be dropped: without one, the
     article is not searched for spellings."""
@@ -474,6 +475,8 @@ def _own_sense(ev: _Evaluator, acronyms: Sequence[Acronym]) -> _Evaluator:
         at = [occurrences(acronym, words) for words in ev.fields]
         if any(at) and spelled_otherwise(acronym, list(zip(ev.fields, at, strict=True)), _BODY):
             drop.update((f, i) for f, positions in enumerate(at) for i in positions)
+        else:  # in a list of other acronyms, named in passing
+            drop.update((f, i) for f, positions in enumerate(at) for i in listed(ev.fields[f], positions))
     if not drop:
         return ev
     found = {lit: kept for lit, hits in ev.found.items()
