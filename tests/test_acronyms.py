@@ -54,6 +54,40 @@ def test_the_acronym_keeps_its_sense_when_spelled_out_as_declared_or_not_at_all(
     assert set(terms) <= set(matched("", body)), matched("", body)
 
 
+
+@pytest.mark.parametrize("body", [
+    # spelled out in lower case, away from the acronym, as a name none of whose words is the alliance's
+    "Хирурги областной детской клинической больницы провели операцию. Как сообщили в ОДКБ, все хорошо.",
+    # a Latin acronym spelled out in Cyrillic words, and a Cyrillic one in Latin words
+    "Каспийский союз транспортных организаций (CSTO) провел собрание. CSTO объединяет 40 компаний.",
+    "Oblastnaya Detskaya Klinicheskaya Bolnitsa (ОДКБ) will train surgeons; ОДКБ has 300 beds.",
+])
+def test_an_acronym_spelled_out_in_lower_case_or_another_script_is_not_the_topics(body):
+    assert matched("", body) is None
+
+
+@pytest.mark.parametrize("body", [
+    # a phrase in lower case that shares the alliance's words is not another body's name
+    "ОДКБ обсудила обеспечение должной коллективной безопасности. Генсек ОДКБ выступил.",
+    # the alliance's own name in Russian next to the Latin acronym spells nothing
+    "Организация Договора о коллективной безопасности (CSTO) провела саммит.",
+])
+def test_a_lower_case_phrase_with_the_expansions_words_keeps_the_sense(body):
+    assert matched("", body) is not None
+
+
+@pytest.mark.parametrize(("body", "kept"), [
+    ("Students learn about NATO, OSCE, CSTO, SCO and the EU.", False),
+    ("Experts on the EU, NATO and CSTO met.", False),
+    ("Հայաստանը ՄԱԿ-ի, ԵԱՀԿ-ի, ՀԱՊԿ-ի անդամ է։".replace("ՀԱՊԿ", "CSTO"), False),
+    ("Forum: BMT, ATƏT, CSTO-nun ekspertləri.", False),
+    ("Armenia weighs leaving the CSTO as ties with the EU and NATO grow.", True),
+    ("Unlike the CSTO, the EU sent monitors.", True),  # one other acronym is not a list
+])
+def test_an_acronym_in_a_list_of_acronyms_is_named_in_passing(body, kept):
+    assert (matched("", body) is not None) is kept
+
+
 def test_only_the_acronym_loses_its_hits_and_only_in_the_topic_that_declares_it():
     body = ("The Caucasus Sports and Tourism Organisation (CSTO), not to be confused with the Collective"
             " Security Treaty Organization, met in Baku.")
