@@ -36,6 +36,7 @@ _LONG_WORD = 4  # letters: each word of a spelling in lower case has at least th
 _FOREIGN_HEAD = 5  # letters compared to tell a spelling in lower case from the declared expansion
 _LIST_ITEMS = 2  # other acronyms next to an occurrence that make it a list
 _LIST_GAP = frozenset(" \t\n\u00a0,;/")  # may stand between the items of a list
+_LIST_MARKS = frozenset(",;/")  # one of which must, unless a joining word does
 _LIST_JOINERS = frozenset({"and", "or", "и", "или", "եւ", "ու", "կամ", "və", "ya", "და", "ან"})
 _ENDING_MARKS = frozenset("-'’")  # an ending written onto an acronym (ՄԱԿ-ը, KTMT-nin, NATO's)
 
@@ -124,9 +125,11 @@ def _list_items(field: Words, i: int, step: int) -> set[str]:
         if step == 1 and k + 1 < len(field) and _is_ending(field, k + 1):
             k += 1
         j = k + step
-        if 0 <= j < len(field) and _surface(field.words[j]) in _LIST_JOINERS and _gap(field, k, j) <= _LIST_GAP:
+        joined = 0 <= j < len(field) and _surface(field.words[j]) in _LIST_JOINERS and _gap(field, k, j) <= _LIST_GAP
+        if joined:
             k, j = j, j + step  # "NATO, EU and CSTO": past the joining word
-        if not (0 <= j < len(field) and _gap(field, k, j) <= _LIST_GAP):
+        if not (0 <= j < len(field) and _gap(field, k, j) <= _LIST_GAP
+                and (joined or _gap(field, k, j) & _LIST_MARKS)):  # words in capitals side by side: a headline
             return items
         if step == -1 and _is_ending(field, j):
             j -= 1

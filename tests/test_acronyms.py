@@ -83,6 +83,7 @@ def test_a_lower_case_phrase_with_the_expansions_words_keeps_the_sense(body):
     ("Forum: BMT, ATƏT, CSTO-nun ekspertləri.", False),
     ("Armenia weighs leaving the CSTO as ties with the EU and NATO grow.", True),
     ("Unlike the CSTO, the EU sent monitors.", True),  # one other acronym is not a list
+    ("ARMENIA FREEZES CSTO MEMBERSHIP, SAYS PM", True),  # a headline in capitals is not a list
 ])
 def test_an_acronym_in_a_list_of_acronyms_is_named_in_passing(body, kept):
     assert (matched("", body) is not None) is kept
