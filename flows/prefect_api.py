@@ -35,6 +35,8 @@ from newswatch.prefect_env import UI_ENV
 
 log = logging.getLogger("newswatch.prefect")
 STATE_FILE = "server.json"
+BLOCKS_FILE = "blocks-registered"
+"""In a server's home: the Prefect version whose block types a start of that server registered."""
 STARTUP_TIMEOUT = float(os.environ.get("NEWSWATCH_PREFECT_STARTUP_TIMEOUT", "300"))
 """Seconds a server start may take: a first start migrates its database (slow on a busy machine)."""
 
@@ -99,7 +101,19 @@ class LocalServer:
         })
         if not self.scheduler:
             env.update({"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT_UI_ENABLED": "0"})
+            if self._blocks_registered():  # skip loading every installed collection to find none is new
+                env.update({"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+                            "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"})
         return env
+
+    def _blocks_registered(self) -> bool:
+        """Whether a start with this home already registered this Prefect version's block types."""
+        import prefect
+
+        try:
+            return (self.home / BLOCKS_FILE).read_text(encoding="ascii").strip() == prefect.__version__
+        except (OSError, UnicodeDecodeError):
+            return False
 
     def start(self) -> None:
         """Start the server process and wait until its API answers (or raise PrefectServerError)."""
@@ -118,12 +132,15 @@ class LocalServer:
             "--factory", "prefect.server.api.server:create_app", "--host", self.host,
             "--port", str(self.port), "--log-level", "warning", "--lifespan", "on",
         ]
+        env = self.environment()
         with open(self.home / "server.log", "ab") as log_file:
             self.process = subprocess.Popen(
-                command, env=self.environment(), stdin=subprocess.DEVNULL, stdout=log_file,
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
         self._wait_healthy()
+        if env.get("PREFECT_SERVER_REGISTER_BLOCKS_ON_START") != "false":  # it registered them at start
+            (self.home / BLOCKS_FILE).write_text(prefect.__version__, encoding="ascii")
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
