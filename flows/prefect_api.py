@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,8 +115,10 @@ class LocalServer:
         except (OSError, UnicodeDecodeError):
             return False
 
-    def start(self) -> None:
-        """Start the server process and wait until its API answers (or raise PrefectServerError)."""
+    def start(self, meanwhile: Callable[[], object] | None = None) -> None:
+        """Start the server process and wait until its API answers (or raise PrefectServerError);
+        ``meanwhile`` is called once the process runs, before waiting, so that its work (e.g. the
+        caller's imports) overlaps the server's start."""
         import prefect  # only to locate the package; its import is paid by the flows anyway
 
         self.home.mkdir(parents=True, exist_ok=True)
@@ -138,6 +140,8 @@ class LocalServer:
                 command, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
+        if meanwhile is not None:
+            meanwhile()
         self._wait_healthy()
         if env.get("PREFECT_SERVER_REGISTER_BLOCKS_ON_START") != "false":  # it registered them at start
             (self.home / BLOCKS_FILE).write_text(prefect.__version__, encoding="ascii")
@@ -275,19 +279,22 @@ def use_api(url: str) -> Iterator[str]:
 
 
 @contextmanager
-def command_api(home: Path) -> Iterator[str]:
+def command_api(home: Path, meanwhile: Callable[[], object] = lambda: None) -> Iterator[str]:
     """The API for one command: the configured one, that of a running ``newswatch serve``, or a
-    temporary local server for the duration of the command."""
+    temporary local server for the duration of the command. ``meanwhile`` is called once before
+    the command's block runs (while a temporary server starts)."""
     url = configured_api_url() or running_server(home)
     if url:
         os.environ[UI_ENV] = "1"
+        meanwhile()
         with use_api(url):
             yield url
         return
     for attempt in range(3):  # a free port can be taken before the server binds it
         server = LocalServer(home, port=free_port(), scheduler=False)
         try:
-            server.start()
+            server.start(meanwhile)
+            meanwhile = lambda: None  # noqa: E731 - done once, whichever attempt succeeds
             break
         except PrefectServerError:
             if attempt == 2:
