@@ -67,8 +67,7 @@ class RelevanceSet:
 SETS = [
     RelevanceSet("relevance.yaml", "ho-r-", min_total=170, min_multi_outlet_stories=20),
     RelevanceSet("relevance2.yaml", "h2-r-", min_total=150, min_multi_outlet_stories=15),
-    RelevanceSet("relevance3.yaml", "h3-r-", min_total=80, min_multi_outlet_stories=15,
-                 min_per_language=16, min_positives_per_topic=9),
+    RelevanceSet("relevance3.yaml", "h3-r-", min_total=150, min_multi_outlet_stories=15),
 ]
 
 
