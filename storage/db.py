@@ -281,6 +281,15 @@ class Database:
             ],
         )
         with self.transaction():
+            self.con.execute(  # to be matched: a text not matched yet (Database.articles_to_match)
+                f"""
+                INSERT INTO match_queue
+                SELECT a.id FROM articles a JOIN {relation} AS r ON a.id = r.id
+                WHERE a.text IS DISTINCT FROM r.text OR a.matched_fingerprint IS NULL
+                ON CONFLICT DO NOTHING
+                """,
+                params,
+            )
             self.con.execute(
                 f"""
                 UPDATE articles SET
@@ -328,22 +337,40 @@ class Database:
 
     # -- matching -------------------------------------------------------------------------
 
-    def articles_to_match(self, fingerprint: str, limit: int) -> list[ArticleForMatching]:
-        """Extracted articles not yet matched by the matcher with this fingerprint."""
+    def queue_all_for_matcher(self, fingerprint: str) -> int:
+        """When ``fingerprint`` is not the one the archive was matched with (topics edited),
+        queue every extracted article for matching, once, and record it; return how many were queued."""
+        with self.transaction():
+            stored = self.con.execute("SELECT value FROM match_state WHERE name = 'fingerprint'").fetchone()
+            if stored is not None and stored[0] == fingerprint:
+                return 0
+            queued = self.con.execute(
+                "INSERT INTO match_queue SELECT id FROM articles WHERE status <> 'pending' ON CONFLICT DO NOTHING"
+            ).fetchone()[0]
+            self.con.execute(
+                "INSERT INTO match_state VALUES ('fingerprint', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [fingerprint],
+            )
+        return queued
+
+    def articles_to_match(self, limit: int) -> list[ArticleForMatching]:
+        """Queued articles, oldest first (see :meth:`queue_all_for_matcher`). Only the queue is
+        scanned, never the archive."""
         rows = self.con.execute(
             """
             SELECT id, title, coalesce(text, summary), language FROM articles
-            WHERE status <> 'pending' AND matched_fingerprint IS DISTINCT FROM ?
+            WHERE id IN (SELECT article_id FROM match_queue)
             ORDER BY discovered_at, id LIMIT ?
             """,
-            [fingerprint, limit],
+            [limit],
         ).fetchall()
         return [ArticleForMatching(*row) for row in rows]
 
     def store_matches(
         self, fingerprint: str, results: dict[str, list[TopicMatch]]
     ) -> None:
-        """Replace the matches of these articles and mark them matched, in one transaction."""
+        """Replace the matches of these articles, mark them matched and take them off the match
+        queue, in one transaction."""
         if not results:
             return
         at = now()
@@ -362,6 +389,7 @@ class Database:
                 "UPDATE articles SET matched_fingerprint = ? WHERE id IN (SELECT unnest(?))",
                 [fingerprint, ids],
             )
+            self.con.execute("DELETE FROM match_queue WHERE article_id IN (SELECT unnest(?))", [ids])
 
     # -- story clusters -------------------------------------------------------------------
 
