@@ -214,8 +214,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
         archive = workdir / "archive.duckdb"
         results["archive"] = build_archive(plain_db, archive, args.archive)
+        shutil.copy(archive, workdir / "archive-plain.duckdb")  # the same archive for the plain functions
         bench.newswatch("small_fresh", "ingest", "--sources", str(small_sources), "--db", str(workdir / "small.duckdb"))
         bench.newswatch("small_archive", "ingest", "--sources", str(small_sources), "--db", str(archive))
+        # the same without the command's fixed start (Prefect): what the archive adds to the pipeline's work
+        bench.contender("small_plain_fresh", "plain", str(small_sources), str(workdir / "small-plain.duckdb"))
+        bench.contender("small_plain_archive", "plain", str(small_sources), str(workdir / "archive-plain.duckdb"))
 
         for label, db in (("1k", cli_db), ("archive", archive)):
             out = workdir / f"report-{label}"
@@ -285,6 +289,9 @@ def derive(r: dict[str, Any]) -> dict[str, Any]:
         "3-article ingest CPU / naive script CPU, while `serve` runs":
             (("cli_tiny_served", "naive_tiny"), lambda: ratio("cli_tiny_served", "naive_tiny"), "<=", 3),
         small: (("small_archive", "small_fresh"), lambda: ratio("small_archive", "small_fresh", "wall_s"), "<=", 1.2),
+        small.replace("wall", "CPU"): (("small_archive", "small_fresh"), lambda: ratio("small_archive", "small_fresh"), "<=", 1.2),
+        small.replace("ingest wall", "ingest as plain functions, CPU"):
+            (("small_plain_archive", "small_plain_fresh"), lambda: ratio("small_plain_archive", "small_plain_fresh"), "<=", 1.2),
         "summed peak RSS of the ingest (MB)": (("cli",), lambda: runs["cli"]["peak_rss_sum_mb"], "<", 600),
     }
     for kind in ("report", "digest"):
@@ -328,6 +335,8 @@ def tables(r: dict[str, Any]) -> list[Table]:
     labels = {"cli_tiny": "`newswatch ingest`, 3 articles", "naive_tiny": "naive script, 3 articles",
               "small_fresh": "`newswatch ingest`, small batch, fresh database",
               "small_archive": "`newswatch ingest`, small batch, archive database",
+              "small_plain_fresh": "pipeline as plain functions, small batch, fresh database",
+              "small_plain_archive": "pipeline as plain functions, small batch, archive database",
               "cli_tiny_served": "`newswatch ingest`, 3 articles, Prefect API already running (`serve`)",
               "report_1k_served": "`newswatch report --hours 24`, 1k database, Prefect API already running",
               "digest_1k_served": "`newswatch digest send`, 1k database, Prefect API already running"}
@@ -361,12 +370,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--archive-only", action="store_true",
                         help="only the runs about archive size: the plain ingest (the archive's seed), the small"
                              " ingest on a fresh and on the archive database, report and digest on both")
+    parser.add_argument("--workdir", type=Path, help="a new folder to work in and keep (databases, logs) [default: temporary]")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes of the extraction baseline")
     parser.add_argument("--parallel", type=int, default=16, help="trafilatura --parallel")
     parser.add_argument("--json", type=Path, help="results file [default benchmarks/results/contenders-<time>.json]")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-contenders-") as tmp:
-        results = run(args, Path(tmp))
+    if args.workdir:
+        args.workdir.mkdir(parents=True)
+        results = run(args, args.workdir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-contenders-") as tmp:
+            results = run(args, Path(tmp))
     console = Console(width=None if sys.stdout.isatty() else 120)
     for table in tables(results):
         console.print(table)

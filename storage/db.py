@@ -311,18 +311,30 @@ class Database:
                 """,
                 [now(), *params],
             )
-            self.con.execute(
+            self.con.execute(  # candidates are looked up by key (indexes), never scanned for
                 """
-                UPDATE articles SET duplicate_of = (
-                    SELECT other.id FROM articles other
-                    WHERE (other.content_hash = articles.content_hash
-                           OR other.canonical_url = articles.canonical_url)
-                      AND other.id <> articles.id
-                      AND other.duplicate_of IS NULL
-                      AND (other.id NOT IN (SELECT unnest($1))
-                           OR (other.discovered_at, other.id) < (articles.discovered_at, articles.id))
-                    ORDER BY other.discovered_at, other.id LIMIT 1)
-                WHERE id IN (SELECT unnest($1))
+                UPDATE articles SET duplicate_of = found.original FROM (
+                    WITH batch AS (
+                        SELECT id, content_hash, canonical_url, discovered_at FROM articles
+                        WHERE id IN (SELECT unnest($1::VARCHAR[]))
+                    ), same_key AS (
+                        SELECT id, content_hash, canonical_url, discovered_at, duplicate_of FROM articles
+                        WHERE content_hash IN (SELECT content_hash FROM batch)
+                        UNION
+                        SELECT id, content_hash, canonical_url, discovered_at, duplicate_of FROM articles
+                        WHERE canonical_url IN (SELECT canonical_url FROM batch)
+                    )
+                    SELECT b.id, (
+                        SELECT other.id FROM same_key other
+                        WHERE (other.content_hash = b.content_hash OR other.canonical_url = b.canonical_url)
+                          AND other.id <> b.id
+                          AND other.duplicate_of IS NULL
+                          AND (other.id NOT IN (SELECT id FROM batch)
+                               OR (other.discovered_at, other.id) < (b.discovered_at, b.id))
+                        ORDER BY other.discovered_at, other.id LIMIT 1) AS original
+                    FROM batch b
+                ) AS found
+                WHERE articles.id = found.id
                 """,
                 [[r.id for r in results]],
             )
