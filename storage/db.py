@@ -707,6 +707,7 @@ _ENVIRONMENT_ERRORS = (
 )
 
 
+KEY_LOOKUP_LIMIT = 2048  # keys looked up through an index rather than by a scan (DuckDB's index_scan_max_count)
 READER_GRACE = 10.0  # seconds a writer waits at least for readers that have the file open
 
 
@@ -759,6 +760,10 @@ def open_database(
             raise StorageError(f"cannot open database {path}{busy}: {err}") from err
         try:
             con.execute("SET TimeZone = 'UTC'")
+            # A join with up to this many keys on one side (a batch of articles, a page of
+            # matches) filters the other side by those keys, through its index when it has one
+            # (DuckDB's default, 50, reads whole columns of the archive for larger batches).
+            con.execute(f"SET dynamic_or_filter_threshold = {KEY_LOOKUP_LIMIT}")
             db = Database(con, path)
             if not read_only:
                 db.migrate()
