@@ -25,7 +25,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from newswatch.errors import ConfigError, DeliveryError, FeedbackError, NewswatchError
-from newswatch.prefect_env import configure_prefect
+from newswatch.prefect_env import configure_plain_console, configure_prefect
 from newswatch.redact import redact_text, redact_url
 from newswatch.text import one_line
 
@@ -138,6 +138,7 @@ def _global_options(
     verbosity = "quiet" if quiet else "verbose" if verbose else "normal"
     out.quiet = quiet
     configure_prefect()
+    configure_plain_console(verbosity)  # commands that use Prefect replace it with Prefect's console
 
 
 SourcesOpt = Annotated[

@@ -85,6 +85,8 @@ def configure_console(verbosity: str | None = None) -> str:
         verbosity = "normal"
     os.environ[VERBOSITY_ENV] = verbosity
     ensure_logging_setup()
+    for handler in [h for h in logging.getLogger("newswatch").handlers if isinstance(h, _PlainConsoleHandler)]:
+        logging.getLogger("newswatch").removeHandler(handler)  # Prefect's console handler replaces it
     # without a level of its own the logger inherits the root's WARNING: no run summaries
     logging.getLogger("newswatch").setLevel(_LEVELS[verbosity])
     for name in ("", "prefect", "newswatch", *logging.root.manager.loggerDict):
@@ -95,3 +97,23 @@ def configure_console(verbosity: str | None = None) -> str:
                 handler.addFilter(_ConsoleFilter(verbosity))
     return verbosity
 
+
+
+class _PlainConsoleHandler(logging.StreamHandler):
+    """newswatch's log lines on stderr for commands that run without Prefect."""
+
+
+def configure_plain_console(verbosity: str) -> None:
+    """Show newswatch's warnings (and with ``verbose`` its debug lines) on stderr, formatted as
+    Prefect's console shows them, for a command that does not import Prefect. Its own output
+    already says what it did, so ``normal`` adds no info lines."""
+    logger = logging.getLogger("newswatch")
+    for old in [h for h in logger.handlers if isinstance(h, _PlainConsoleHandler)]:
+        logger.removeHandler(old)
+    handler = _PlainConsoleHandler()  # stderr
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", datefmt="%H:%M:%S"))
+    handler.setLevel(logging.DEBUG if verbosity == "verbose" else logging.WARNING)
+    logger.addHandler(handler)
+    if verbosity == "verbose":
+        logger.setLevel(logging.DEBUG)

@@ -125,3 +125,12 @@ def test_report_and_digest_send_run_without_prefect(site, tmp_path):
     _, printed = importing(*newswatch, "digest", "send", cwd=tmp_path, env=env)
     assert "brief: empty, 0 stories listed" in printed  # sent once: nothing new to send
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+    # without Prefect's console, newswatch's own log lines still follow --verbose / --quiet
+    env = {**os.environ, **env}
+    env.pop("PREFECT_API_URL", None)
+    for flag, shown in (("--verbose", True), ("--quiet", False), (None, False)):
+        done = subprocess.run([sys.executable, *newswatch, *([flag] if flag else []), "digest", "send"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert ("| INFO    | newswatch.digest - digest brief: nothing new" in done.stderr) is shown, (flag, done.stderr)
