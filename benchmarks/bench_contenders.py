@@ -144,32 +144,48 @@ def feed_list(site: CorpusSite, path: Path) -> Path:
     return path
 
 
-def build_archive(seed: Path, target: Path, articles: int) -> dict[str, Any]:
+def build_archive(seed: Path, target: Path, articles: int, chunk: int = 50) -> dict[str, Any]:
     """A copy of database ``seed`` grown to about ``articles`` articles: each row (articles,
-    matches, cluster members and band keys) copied with a new id, one day older per copy."""
+    matches, cluster members and band keys) copied with a new id, one day older per copy.
+
+    Copies of an article (and of a cluster member, which holds its text) are side by side, so
+    that the repeated texts compress (1M articles: 0.9 GB; days side by side: over 4 GB). The
+    copies of matches and band keys are appended oldest first, a day after another (``chunk``
+    days per statement), as an archive grows: DuckDB's zone maps on their dates skip old row
+    groups as in a real archive (clustering's band lookups rely on it). Queries on the
+    articles' or members' dates read every row group, as they would not in a real archive."""
     shutil.copy(seed, target)
     start = time.perf_counter()
     with open_database(target) as db:
         con = db.con
         have = con.execute("SELECT count(*) FROM articles").fetchone()[0]
         copies = max(0, -(-articles // max(have, 1)) - 1)
-        # copies of one row are consecutive, so repeated texts compress as they do in real archives
-        each = f"(SELECT *, unnest(range(1, {copies + 1})) AS r FROM {{}})"
         older = "- to_days(r::INTEGER)"
-        with db.transaction():
-            con.execute(f"""INSERT INTO articles SELECT * EXCLUDE (r) REPLACE (
+        statements = {
+            "articles": f"""SELECT * EXCLUDE (r) REPLACE (
                 id || '-' || r AS id, canonical_url || '#' || r AS canonical_url, url || '#' || r AS url,
                 published_at {older} AS published_at, discovered_at {older} AS discovered_at,
                 extracted_at {older} AS extracted_at, content_hash || '-' || r AS content_hash,
-                duplicate_of || '-' || r AS duplicate_of) FROM {each.format('articles')}""")
-            con.execute(f"""INSERT INTO matches SELECT * EXCLUDE (r) REPLACE (
-                article_id || '-' || r AS article_id, matched_at {older} AS matched_at) FROM {each.format('matches')}""")
-            con.execute(f"""INSERT INTO cluster_members SELECT * EXCLUDE (r) REPLACE (
+                duplicate_of || '-' || r AS duplicate_of)""",
+            "matches": f"""SELECT * EXCLUDE (r) REPLACE (
+                article_id || '-' || r AS article_id, matched_at {older} AS matched_at)""",
+            "cluster_members": f"""SELECT * EXCLUDE (r) REPLACE (
                 article_id || '-' || r AS article_id, cluster_id || '-' || r AS cluster_id,
-                seen_at {older} AS seen_at, clustered_at {older} AS clustered_at) FROM {each.format('cluster_members')}""")
-            con.execute(f"""INSERT INTO cluster_bands SELECT * EXCLUDE (r) REPLACE (
+                seen_at {older} AS seen_at, clustered_at {older} AS clustered_at)""",
+            "cluster_bands": f"""SELECT * EXCLUDE (r) REPLACE (
                 xor(band_key, r * 2654435761) AS band_key, article_id || '-' || r AS article_id,
-                seen_at {older} AS seen_at) FROM {each.format('cluster_bands')}""")
+                seen_at {older} AS seen_at)""",
+        }
+        with db.transaction():
+            for table in ("articles", "cluster_members"):  # with texts: copies side by side
+                select = statements.pop(table)
+                con.execute(f"INSERT INTO {table} {select} FROM (SELECT *, unnest(range(1, {copies + 1})) AS r FROM {table})")
+            for table in statements:
+                con.execute(f"CREATE TEMP TABLE seed_{table} AS SELECT * FROM {table}")
+            for last in range(copies, 0, -chunk):
+                days = f"unnest(range({last}, {max(last - chunk, 0)}, -1)) AS r"
+                for table, select in statements.items():
+                    con.execute(f"INSERT INTO {table} {select} FROM (SELECT *, {days} FROM seed_{table}) ORDER BY r DESC")
         con.execute("CHECKPOINT")
         total = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     return {"articles": total, "build_s": time.perf_counter() - start, "mb": target.stat().st_size / 2**20}
