@@ -230,7 +230,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
         archive = workdir / "archive.duckdb"
         results["archive"] = build_archive(plain_db, archive, args.archive)
-        shutil.copy(archive, workdir / "archive-plain.duckdb")  # the same archive for the plain functions
+        for suffix in ("", ".snapshot.duckdb"):  # the same archive (and its readers' snapshot) for the plain functions
+            shutil.copy(f"{archive}{suffix}", f"{workdir / 'archive-plain.duckdb'}{suffix}")
         bench.newswatch("small_fresh", "ingest", "--sources", str(small_sources), "--db", str(workdir / "small.duckdb"))
         bench.newswatch("small_archive", "ingest", "--sources", str(small_sources), "--db", str(archive))
         # the same without the command's fixed start (Prefect): what the archive adds to the pipeline's work
