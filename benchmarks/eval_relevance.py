@@ -2,13 +2,14 @@
 from the HTML report and the e-mail digest, and the share of dates right to the hour.
 
     uv run python benchmarks/eval_relevance.py [--part tuning|heldout|both] [--json FILE]
-                                               [--semantic] [--set relevance|relevance2]
+                                               [--semantic] [--set relevance|relevance2|relevance3]
 
 Each part is served on loopback as feeds and article pages: the tuning part
 (``tests/labelled/articles.yaml``, on the tuning outlets of ``tests/tuning_layouts.py``, with
 dates assigned in turn: feed and page, page only, feed only, none) and the held-out part
-(``tests/heldout/relevance.yaml``, or the second set ``relevance2.yaml`` with ``--set
-relevance2``, on the outlets of ``tests/heldout/layouts.py``, with its own dates), each in a
+(``tests/heldout/relevance.yaml``, or the second or third set ``relevance2.yaml`` /
+``relevance3.yaml`` with ``--set relevance2`` / ``--set relevance3``, on the outlets of
+``tests/heldout/layouts.py``, with its own dates), each in a
 fresh database. Then the real commands run, as users run them:
 ``newswatch ingest``, ``newswatch report`` and ``newswatch digest send --dry-run`` (the shipped
 topics, entities and digest of ``sources.yaml``; the digest's ``max_items`` is lifted so that
@@ -45,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 TUNING = REPO / "tests" / "labelled" / "articles.yaml"
 HELDOUT = REPO / "tests" / "heldout"
-HELDOUT_SETS = ("relevance", "relevance2")  # tests/heldout/<name>.yaml, written by different authors
+HELDOUT_SETS = ("relevance", "relevance2", "relevance3")  # tests/heldout/<name>.yaml, written by different authors
 DIGEST = "morning-brief"
 HOUR = timedelta(hours=1)
 

@@ -1,4 +1,4 @@
-"""Validate the held-out relevance sets (tests/heldout/relevance.yaml and relevance2.yaml).
+"""Validate the held-out relevance sets (tests/heldout/relevance.yaml, relevance2.yaml, relevance3.yaml).
 
 Each set is checked the same way, with its own id prefix and minimum counts. These checks look at the file's shape only (schema, ids, outlets, topics, counts, dates); they
 never look at what any rule or query does with the articles.
@@ -67,6 +67,7 @@ class RelevanceSet:
 SETS = [
     RelevanceSet("relevance.yaml", "ho-r-", min_total=170, min_multi_outlet_stories=20),
     RelevanceSet("relevance2.yaml", "h2-r-", min_total=150, min_multi_outlet_stories=15),
+    RelevanceSet("relevance3.yaml", "h3-r-", min_total=150, min_multi_outlet_stories=15),
 ]
 
 

@@ -1,7 +1,7 @@
 """Print the counts of a held-out relevance set (per language, topic, class, outlet, story) as
 Markdown.
 
-Run: uv run python tests/heldout/count_relevance.py [relevance.yaml|relevance2.yaml]
+Run: uv run python tests/heldout/count_relevance.py [relevance.yaml|relevance2.yaml|relevance3.yaml]
 """
 
 import sys
