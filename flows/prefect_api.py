@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,8 @@ from newswatch.prefect_env import UI_ENV
 
 log = logging.getLogger("newswatch.prefect")
 STATE_FILE = "server.json"
+BLOCKS_FILE = "blocks-registered"
+"""In a server's home: the Prefect version whose block types a start of that server registered."""
 STARTUP_TIMEOUT = float(os.environ.get("NEWSWATCH_PREFECT_STARTUP_TIMEOUT", "300"))
 """Seconds a server start may take: a first start migrates its database (slow on a busy machine)."""
 
@@ -99,10 +101,24 @@ class LocalServer:
         })
         if not self.scheduler:
             env.update({"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT_UI_ENABLED": "0"})
+            if self._blocks_registered():  # skip loading every installed collection to find none is new
+                env.update({"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+                            "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"})
         return env
 
-    def start(self) -> None:
-        """Start the server process and wait until its API answers (or raise PrefectServerError)."""
+    def _blocks_registered(self) -> bool:
+        """Whether a start with this home already registered this Prefect version's block types."""
+        import prefect
+
+        try:
+            return (self.home / BLOCKS_FILE).read_text(encoding="ascii").strip() == prefect.__version__
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    def start(self, meanwhile: Callable[[], object] | None = None) -> None:
+        """Start the server process and wait until its API answers (or raise PrefectServerError);
+        ``meanwhile`` is called once the process runs, before waiting, so that its work (e.g. the
+        caller's imports) overlaps the server's start."""
         import prefect  # only to locate the package; its import is paid by the flows anyway
 
         self.home.mkdir(parents=True, exist_ok=True)
@@ -118,12 +134,17 @@ class LocalServer:
             "--factory", "prefect.server.api.server:create_app", "--host", self.host,
             "--port", str(self.port), "--log-level", "warning", "--lifespan", "on",
         ]
+        env = self.environment()
         with open(self.home / "server.log", "ab") as log_file:
             self.process = subprocess.Popen(
-                command, env=self.environment(), stdin=subprocess.DEVNULL, stdout=log_file,
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
+        if meanwhile is not None:
+            meanwhile()
         self._wait_healthy()
+        if env.get("PREFECT_SERVER_REGISTER_BLOCKS_ON_START") != "false":  # it registered them at start
+            (self.home / BLOCKS_FILE).write_text(prefect.__version__, encoding="ascii")
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -258,19 +279,22 @@ def use_api(url: str) -> Iterator[str]:
 
 
 @contextmanager
-def command_api(home: Path) -> Iterator[str]:
+def command_api(home: Path, meanwhile: Callable[[], object] = lambda: None) -> Iterator[str]:
     """The API for one command: the configured one, that of a running ``newswatch serve``, or a
-    temporary local server for the duration of the command."""
+    temporary local server for the duration of the command. ``meanwhile`` is called once before
+    the command's block runs (while a temporary server starts)."""
     url = configured_api_url() or running_server(home)
     if url:
         os.environ[UI_ENV] = "1"
+        meanwhile()
         with use_api(url):
             yield url
         return
     for attempt in range(3):  # a free port can be taken before the server binds it
         server = LocalServer(home, port=free_port(), scheduler=False)
         try:
-            server.start()
+            server.start(meanwhile)
+            meanwhile = lambda: None  # noqa: E731 - done once, whichever attempt succeeds
             break
         except PrefectServerError:
             if attempt == 2:

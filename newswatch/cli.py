@@ -174,15 +174,21 @@ def _load(sources: Path | None, db: Path | None) -> tuple[Config, Path]:
 
 
 @contextmanager
-def _prefect_api(config: Config) -> Iterator[None]:
+def _prefect_api(config: Config, meanwhile: Callable[[], object] = lambda: None) -> Iterator[None]:
     """Prefect for this command: the console's verbosity, and an API (PREFECT_API_URL, the local
-    server of a running ``newswatch serve``, or a temporary one of its own)."""
+    server of a running ``newswatch serve``, or a temporary one of its own, which starts while
+    this process calls ``meanwhile``)."""
     from flows.prefect_api import command_api
     from newswatch.prefect_env import configure_console
 
     configure_console(verbosity)
-    with command_api(config.prefect_home):
+    with command_api(config.prefect_home, meanwhile):
         yield
+
+
+def _import_flows() -> None:
+    import flows.ingest  # noqa: F401  (Prefect's client, the pipeline)
+    import flows.report  # noqa: F401
 
 
 def feeds_exit_code(failed: int, answered: int) -> int:
@@ -196,7 +202,7 @@ def _run_flows(config: Config, sources: Path, ingest: bool, report: bool, hours:
     """Run the ingest and/or report flows; return the exit code that says how the feeds did."""
     database = str(config.settings.database)
     code = 0
-    with _prefect_api(config):
+    with _prefect_api(config, _import_flows):  # imported while a temporary Prefect API starts
         from flows.ingest import ingest_flow
         from flows.report import report_flow
 

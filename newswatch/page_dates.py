@@ -51,21 +51,26 @@ LINE_MAX_CHARS = 160
 BODY_STARTS_CHARS = 200
 
 
-def page_published(document: bytes | str, language: str | None = None) -> datetime | None:
+def page_published(document: bytes | str | html.HtmlElement, language: str | None = None) -> datetime | None:
     """The page's own publication time (timezone-aware), or None when it states none.
 
-    ``language`` (the feed's, or the page's) gives the zone of a visible time written without
-    one (Yerevan for Armenian pages, Baku, Tbilisi, Moscow, Istanbul); otherwise UTC.
+    ``document`` is the page or its parsed tree (only read). ``language`` (the feed's, or the
+    page's) gives the zone of a visible time written without one (Yerevan for Armenian pages,
+    Baku, Tbilisi, Moscow, Istanbul); otherwise UTC. Each source is read only when the ones
+    before it state nothing (a visible date line costs more than all the others).
     """
-    try:
-        tree = html.fromstring(document)
-    except (etree.ParserError, ValueError):
-        return None
-    zone = ZoneInfo(LANGUAGE_ZONES[language]) if language in LANGUAGE_ZONES else UTC
-    for found in (_json_ld(tree), _meta(tree), _time_element(tree), _date_line(tree, language, zone)):
-        if found is not None:
+    if isinstance(document, html.HtmlElement):
+        tree = document
+    else:
+        try:
+            tree = html.fromstring(document)
+        except (etree.ParserError, ValueError):
+            return None
+    for find in (_json_ld, _meta, _time_element):
+        if (found := find(tree)) is not None:
             return found
-    return None
+    zone = ZoneInfo(LANGUAGE_ZONES[language]) if language in LANGUAGE_ZONES else UTC
+    return _date_line(tree, language, zone)
 
 
 def _parse_iso(value: str | None) -> datetime | None:

@@ -13,6 +13,9 @@ from datetime import datetime
 from typing import Literal
 
 import trafilatura
+from lxml.html import HtmlElement
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_title, extract_url
+from trafilatura.settings import DEFAULT_CONFIG, Document
 
 from newswatch.errors import FetchError
 from newswatch.language import detect_language
@@ -36,6 +39,8 @@ class ParsedPage:
 Parse = Callable[[bytes, str, str, str | None], ParsedPage]
 """The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
 
+MAX_FILE_SIZE = DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE")  # trafilatura's own limit, as its loader applies it
+
 Favor = Literal["precision", "balanced", "recall"]
 FAVOR: Favor = "recall"
 """trafilatura's bias (benchmarks/eval_clusters.py measures each): recall keeps more of the
@@ -43,27 +48,48 @@ article; what it keeps of the site's chrome is left out of clustering by the out
 recurring lines (:mod:`newswatch.cluster`)."""
 
 
+def page_metadata(tree: HtmlElement, url: str) -> Document:
+    """Title, author and canonical URL of a parsed page, found as trafilatura's own metadata
+    extraction finds them, without what newswatch never reads (its dates, site name,
+    categories, tags and licence: most of that extraction's cost). Reads ``tree`` only."""
+    found = examine_meta(tree)
+    if found.author and " " not in found.author:  # as trafilatura: a one-word author is a handle
+        found.author = None
+    try:
+        found = extract_meta_json(tree, found)
+    except Exception:  # noqa: BLE001 - trafilatura's JSON-LD reader has bugs; the other sources remain
+        pass
+    found.title = found.title or extract_title(tree)
+    found.author = found.author or extract_author(tree)
+    found.url = found.url or extract_url(tree, url)
+    found.clean_and_trim()
+    return found
+
+
 def extract_page(html: bytes | str, url: str, language: str | None = None, favor: Favor = FAVOR) -> dict | None:
     """Main text and metadata of an HTML page, or None when there is no article text.
 
-    The publication time is the page's own (:func:`newswatch.page_dates.page_published`, with
+    The page is parsed once (trafilatura's loader: its encoding guess and size limit); the
+    publication time is the page's own (:func:`newswatch.page_dates.page_published`, with
     ``language`` for a visible time stated without zone), never a date trafilatura finds
     elsewhere on the page (sidebars, lists of other articles).
     """
-    document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False,
+    tree = trafilatura.load_html(html, MAX_FILE_SIZE)
+    if tree is None:
+        return None
+    document = trafilatura.bare_extraction(  # on its own copy of the tree, which it prunes
+        tree, url=url, with_metadata=False, include_comments=False,
         favor_recall=favor == "recall", favor_precision=favor == "precision",
-        date_extraction_params={"extensive_search": False},
     )
     if document is None or not (document.text or "").strip():
         return None
+    metadata = page_metadata(tree, url)
     return {
         "text": clean_text(document.text).strip(),
-        "title": clean_text(document.title) if document.title else None,
-        "author": document.author,
-        "published_at": page_published(html, language),
-        "language": document.language,
-        "canonical_url": document.url,
+        "title": clean_text(metadata.title) if metadata.title else None,
+        "author": metadata.author,
+        "published_at": page_published(tree, language),
+        "canonical_url": metadata.url,
     }
 
 
@@ -82,6 +108,5 @@ def parse_page(
         raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
     if fields is None:
         raise FetchError("no article text found on the page")
-    hint = language_hint or fields["language"]
-    fields["language"] = detect_language(f"{fields['title'] or title}\n{fields['text']}", hint)
+    fields["language"] = detect_language(f"{fields['title'] or title}\n{fields['text']}", language_hint)
     return ParsedPage(content_hash=content_hash(fields["text"]), **fields)
