@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,18 +136,34 @@ def atom_for_digest(config: Config, db: Database, digest: Digest, at: datetime) 
 def write_feeds(config: Config, db: Database, at: datetime, out_dir: Path | None = None) -> list[Path]:
     """Write every topic's and digest's feed into ``out_dir`` (default ``settings.feeds_out.dir``);
     each file is replaced atomically. Returns the paths (none when ``feeds_out.enabled`` is false)."""
+    if not config.settings.feeds_out.enabled:
+        return []
+    feeds = [(file_name("topic", t.name), lambda t=t: atom_for_topic(config, db, t, at)) for t in config.topics]
+    feeds += [(file_name("digest", d.name), lambda d=d: atom_for_digest(config, db, d, at)) for d in config.digests]
+    return _write(feeds, out_dir or config.settings.feeds_out.dir)
+
+
+def write_digest_feed(config: Config, db: Database, digest: Digest, at: datetime) -> list[Path]:
+    """After ``digest`` was sent: write its feed, and the topics' feeds that are not written yet.
+    A topic's feed changes only with an ingest (its matches and stories), which writes them all,
+    so a digest does not read the archive again for them. Returns the paths written."""
     settings = config.settings.feeds_out
     if not settings.enabled:
         return []
-    out_dir = out_dir or settings.dir
+    feeds = [(file_name("digest", digest.name), lambda: atom_for_digest(config, db, digest, at))]
+    feeds += [(file_name("topic", t.name), lambda t=t: atom_for_topic(config, db, t, at))
+              for t in config.topics if not (settings.dir / file_name("topic", t.name)).exists()]
+    return _write(feeds, settings.dir)
+
+
+def _write(feeds: Sequence[tuple[str, Callable[[], bytes]]], out_dir: Path) -> list[Path]:
+    """Each (file name, document) into ``out_dir``, replaced atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    feeds = [(file_name("topic", t.name), atom_for_topic(config, db, t, at)) for t in config.topics]
-    feeds += [(file_name("digest", d.name), atom_for_digest(config, db, d, at)) for d in config.digests]
     paths = []
-    for name, data in feeds:
+    for name, document in feeds:
         path = out_dir / name
         partial = path.with_suffix(".partial")
-        partial.write_bytes(data)
+        partial.write_bytes(document())
         partial.replace(path)
         paths.append(path)
     log.info("feeds out: %d Atom feeds written to %s", len(paths), out_dir)

@@ -206,9 +206,10 @@ def cluster_stored(db: Database, clusterer: StoryClusterer, max_attempts: int) -
 
 
 def match_stored(db: Database, matcher: Matcher, batch_size: int) -> tuple[int, int]:
-    """Match every stored article not yet matched by this matcher; return (articles, matches)."""
+    """Match every queued article (all of them once after a topic change); return (articles, matches)."""
     articles = matches = 0
-    while batch := db.articles_to_match(matcher.fingerprint, batch_size):
+    db.queue_all_for_matcher(matcher.fingerprint)
+    while batch := db.articles_to_match(batch_size):
         results = {a.id: matcher.match(a.title, a.text, a.language) for a in batch}
         db.store_matches(matcher.fingerprint, results)
         articles += sum(bool(found) for found in results.values())

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from newswatch.alerts import run_alerts
-from newswatch.atom import write_feeds
+from newswatch.atom import write_digest_feed, write_feeds
 from newswatch.config import Config
 from newswatch.digest import DigestResult, send_digest
 from storage.db import Database, now
@@ -45,13 +45,14 @@ def after_ingest(config: Config, db: Database, at: datetime | None = None) -> Pu
 
 def digest_and_feeds(config: Config, db: Database, name: str, dry_run_dir: Path | None = None) -> DigestResult:
     """Send the digest called ``name`` now (with ``dry_run_dir``, only write it there:
-    :func:`~newswatch.digest.send_digest`); once it is sent, rewrite the Atom feeds, whose digest
-    feed lists what it sent (a feeds folder that cannot be written is logged: the digest stays
-    sent). Raises DeliveryError, and records nothing as sent, when the mail server refuses."""
+    :func:`~newswatch.digest.send_digest`); once it is sent, rewrite its Atom feed, which lists
+    what it sent (:func:`~newswatch.atom.write_digest_feed`; a feeds folder that cannot be written
+    is logged: the digest stays sent). Raises DeliveryError, and records nothing as sent, when
+    the mail server refuses."""
     result = send_digest(config, db, name, dry_run_dir)
     if result.status == "sent":
         try:
-            write_feeds(config, db, now())
+            write_digest_feed(config, db, config.digest(name), now())
         except OSError as err:
             log.warning("Atom feeds not written: %s", err)
     log.info("digest %s: %s (%d listed, %d omitted) %s", name, result.status, result.listed, result.omitted,

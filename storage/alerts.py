@@ -101,5 +101,5 @@ def digest_sent_items(con: duckdb.DuckDBPyConnection, digest: str, limit: int) -
 
 
 def matches_of(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> list[MatchedArticle]:
-    """Every match of these articles."""
-    return matched_articles(con, "WHERE a.id IN (SELECT unnest($1::VARCHAR[]))", [list(article_ids)])
+    """Every match of these articles (looked up by the matches' key, then the articles' by theirs)."""
+    return matched_articles(con, "WHERE m.article_id IN (SELECT unnest($1::VARCHAR[]))", [list(article_ids)])

@@ -281,6 +281,15 @@ class Database:
             ],
         )
         with self.transaction():
+            self.con.execute(  # to be matched: a text not matched yet (Database.articles_to_match)
+                f"""
+                INSERT INTO match_queue
+                SELECT a.id FROM articles a JOIN {relation} AS r ON a.id = r.id
+                WHERE a.text IS DISTINCT FROM r.text OR a.matched_fingerprint IS NULL
+                ON CONFLICT DO NOTHING
+                """,
+                params,
+            )
             self.con.execute(
                 f"""
                 UPDATE articles SET
@@ -302,21 +311,16 @@ class Database:
                 """,
                 [now(), *params],
             )
-            self.con.execute(
-                """
-                UPDATE articles SET duplicate_of = (
-                    SELECT other.id FROM articles other
-                    WHERE (other.content_hash = articles.content_hash
-                           OR other.canonical_url = articles.canonical_url)
-                      AND other.id <> articles.id
-                      AND other.duplicate_of IS NULL
-                      AND (other.id NOT IN (SELECT unnest($1))
-                           OR (other.discovered_at, other.id) < (articles.discovered_at, articles.id))
-                    ORDER BY other.discovered_at, other.id LIMIT 1)
-                WHERE id IN (SELECT unnest($1))
-                """,
-                [[r.id for r in results]],
-            )
+            found = _originals(self.con, [r.id for r in results])
+            if duplicates := list(found.items()):
+                self.con.execute(
+                    """
+                    UPDATE articles SET duplicate_of = d.original
+                    FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS original) AS d
+                    WHERE articles.id = d.id
+                    """,
+                    [[article_id for article_id, _ in duplicates], [original for _, original in duplicates]],
+                )
             self.con.execute(  # to be clustered: Database.articles_to_cluster
                 """
                 INSERT INTO cluster_queue SELECT id FROM (SELECT unnest($1::VARCHAR[]) AS id)
@@ -328,22 +332,36 @@ class Database:
 
     # -- matching -------------------------------------------------------------------------
 
-    def articles_to_match(self, fingerprint: str, limit: int) -> list[ArticleForMatching]:
-        """Extracted articles not yet matched by the matcher with this fingerprint."""
-        rows = self.con.execute(
-            """
-            SELECT id, title, coalesce(text, summary), language FROM articles
-            WHERE status <> 'pending' AND matched_fingerprint IS DISTINCT FROM ?
-            ORDER BY discovered_at, id LIMIT ?
-            """,
-            [fingerprint, limit],
-        ).fetchall()
-        return [ArticleForMatching(*row) for row in rows]
+    def queue_all_for_matcher(self, fingerprint: str) -> int:
+        """When ``fingerprint`` is not the one the archive was matched with (topics edited),
+        queue every extracted article for matching, once, and record it; return how many were queued."""
+        with self.transaction():
+            stored = self.con.execute("SELECT value FROM match_state WHERE name = 'fingerprint'").fetchone()
+            if stored is not None and stored[0] == fingerprint:
+                return 0
+            queued = self.con.execute(
+                "INSERT INTO match_queue SELECT id FROM articles WHERE status <> 'pending' ON CONFLICT DO NOTHING"
+            ).fetchone()[0]
+            self.con.execute(
+                "INSERT INTO match_state VALUES ('fingerprint', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [fingerprint],
+            )
+        return queued
+
+    def articles_to_match(self, limit: int) -> list[ArticleForMatching]:
+        """Up to ``limit`` queued articles (see :meth:`queue_all_for_matcher`), in no particular
+        order: each is matched on its own. Only the queue is scanned, the articles are looked up
+        by key."""
+        ids = [row[0] for row in self.con.execute(
+            "SELECT article_id FROM match_queue ORDER BY article_id LIMIT ?", [limit]
+        ).fetchall()]
+        return self.articles_by_id(ids)
 
     def store_matches(
         self, fingerprint: str, results: dict[str, list[TopicMatch]]
     ) -> None:
-        """Replace the matches of these articles and mark them matched, in one transaction."""
+        """Replace the matches of these articles, mark them matched and take them off the match
+        queue, in one transaction."""
         if not results:
             return
         at = now()
@@ -362,6 +380,7 @@ class Database:
                 "UPDATE articles SET matched_fingerprint = ? WHERE id IN (SELECT unnest(?))",
                 [fingerprint, ids],
             )
+            self.con.execute("DELETE FROM match_queue WHERE article_id IN (SELECT unnest(?))", [ids])
 
     # -- story clusters -------------------------------------------------------------------
 
@@ -373,26 +392,39 @@ class Database:
         Only the queue is scanned, never the archive.
         """
         with self.transaction():
-            self.con.execute(
+            self.con.execute(  # both sides looked up by key (materialized: not a join over the archive)
                 """
                 DELETE FROM cluster_queue WHERE article_id IN (
-                    SELECT a.id FROM articles a JOIN articles same ON same.id = a.duplicate_of
-                    WHERE a.id IN (SELECT article_id FROM cluster_queue)
-                      AND same.canonical_url = a.canonical_url)
+                    WITH queued AS MATERIALIZED (
+                        SELECT id, duplicate_of, canonical_url FROM articles
+                        WHERE id IN (SELECT article_id FROM cluster_queue)
+                    ), originals AS MATERIALIZED (
+                        SELECT id, canonical_url FROM articles WHERE id IN (SELECT duplicate_of FROM queued)
+                    )
+                    SELECT q.id FROM queued q
+                    JOIN originals o ON o.id = q.duplicate_of AND o.canonical_url = q.canonical_url)
                 """
             )
+            # ordered here, not by SQL: DuckDB reads the whole table for an ORDER BY ... LIMIT,
+            # and looks the queued articles up by key without one
+            ready = sorted(self.con.execute(
+                """
+                SELECT discovered_at, id FROM articles
+                WHERE id IN (SELECT article_id FROM cluster_queue)
+                  AND (status = 'extracted' OR (status = 'summary_only' AND attempts >= ?))
+                """,
+                [max_attempts],
+            ).fetchall())[:limit]
             rows = self.con.execute(
                 """
-                SELECT a.id, a.title, coalesce(a.text, a.summary), a.feed_name,
-                       coalesce(a.published_at, a.discovered_at), a.language
-                FROM articles a
-                WHERE a.id IN (SELECT article_id FROM cluster_queue)
-                  AND (a.status = 'extracted' OR (a.status = 'summary_only' AND a.attempts >= ?))
-                ORDER BY a.discovered_at, a.id LIMIT ?
+                SELECT id, title, coalesce(text, summary), feed_name, coalesce(published_at, discovered_at),
+                       language
+                FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[]))
                 """,
-                [max_attempts, limit],
+                [[article_id for _, article_id in ready]],
             ).fetchall()
-        return [ClusterInput(*row) for row in rows]
+        position = {article_id: n for n, (_, article_id) in enumerate(ready)}
+        return [ClusterInput(*row) for row in sorted(rows, key=lambda row: position[row[0]])]
 
     @contextmanager
     def cluster_tables(self) -> Iterator[clusters.ClusterTables]:
@@ -660,6 +692,38 @@ class Database:
         return exports.copy_matches(self.con, start, end, out, fmt, topics)
 
 
+def _originals(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, str]:
+    """Of the articles ``ids`` (just stored, ``duplicate_of`` cleared), those that duplicate
+    another article -> the earliest (discovered_at, id) original with the same content hash or
+    canonical URL: a stored one, or one of ``ids`` found before it. The articles sharing a key
+    are looked up through the indexes on content_hash and canonical_url, never scanned for."""
+    columns = "id, content_hash, canonical_url, discovered_at, duplicate_of"
+    batch = con.execute(f"SELECT {columns} FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)]).fetchall()
+    hashes = [row[1] for row in batch if row[1] is not None]
+    urls = [row[2] for row in batch]
+    same_key = {row[0]: row for row in con.execute(
+        f"""
+        SELECT {columns} FROM articles WHERE content_hash IN (SELECT unnest($1::VARCHAR[]))
+        UNION ALL
+        SELECT {columns} FROM articles WHERE canonical_url IN (SELECT unnest($2::VARCHAR[]))
+        """,
+        [hashes, urls],
+    ).fetchall()}
+    in_batch = set(ids)
+    originals = {}
+    for article_id, content_hash, canonical_url, found_at, _ in batch:
+        candidates = [
+            (other_found_at, other_id)
+            for other_id, other_hash, other_url, other_found_at, other_duplicate_of in same_key.values()
+            if (other_hash is not None and other_hash == content_hash or other_url == canonical_url)
+            and other_id != article_id and other_duplicate_of is None
+            and (other_id not in in_batch or (other_found_at, other_id) < (found_at, article_id))
+        ]
+        if candidates:
+            originals[article_id] = min(candidates)[1]
+    return originals
+
+
 # DuckDB errors caused by the machine (full disk, file size limit, read-only file system),
 # not by newswatch: reported to the operator as StorageError.
 _ENVIRONMENT_ERRORS = (
@@ -667,6 +731,7 @@ _ENVIRONMENT_ERRORS = (
 )
 
 
+KEY_LOOKUP_LIMIT = 2048  # keys looked up through an index rather than by a scan (DuckDB's index_scan_max_count)
 READER_GRACE = 10.0  # seconds a writer waits at least for readers that have the file open
 
 
@@ -719,6 +784,10 @@ def open_database(
             raise StorageError(f"cannot open database {path}{busy}: {err}") from err
         try:
             con.execute("SET TimeZone = 'UTC'")
+            # A join with up to this many keys on one side (a batch of articles, a page of
+            # matches) filters the other side by those keys, through its index when it has one
+            # (DuckDB's default, 50, reads whole columns of the archive for larger batches).
+            con.execute(f"SET dynamic_or_filter_threshold = {KEY_LOOKUP_LIMIT}")
             db = Database(con, path)
             if not read_only:
                 db.migrate()

@@ -14,6 +14,7 @@ from digest_helpers import CSTO_EN, CSTO_HY, PEACE_KA, PEACE_RU, Newsroom, diges
 from newswatch.atom import ATOM, atom_for_topic, write_feeds
 from newswatch.digest import run_digest
 from newswatch.mail import OutboxTransport
+from newswatch.publish import digest_and_feeds
 from storage.db import now, open_database
 
 A = f"{{{ATOM}}}"
@@ -88,6 +89,23 @@ def test_digest_feed_lists_what_the_digest_sent(room, tmp_path):
     assert sorted(e.title for e in parsed.entries) == sorted(a.title for a in (CSTO_EN, PEACE_RU, CSTO_HY, PEACE_KA))
     topic_ids = {e.id for e in feedparser.parse(write(config)["topic-csto.xml"]).entries}
     assert topic_ids < {e.id for e in parsed.entries}  # one story, one id, in every feed
+
+
+def test_a_sent_digest_rewrites_its_feed_and_topic_feeds_only_when_missing(room):
+    config = room.config([digest_entry()])
+    room.ingest(config)
+    out = config.settings.feeds_out.dir
+    written = write(config)  # as after the ingest
+    (out / "topic-csto.xml").unlink()
+    kept = out / "topic-peace-accord.xml"
+    kept.write_bytes(b"as the last ingest wrote it")  # a topic feed changes only with an ingest
+    with open_database(config.settings.database) as db:
+        assert digest_and_feeds(config, db, "brief").status == "sent"
+    digest = feedparser.parse((out / "digest-brief.xml").read_bytes())
+    assert sorted(e.title for e in digest.entries) == sorted(a.title for a in (CSTO_EN, PEACE_RU, CSTO_HY, PEACE_KA))
+    assert kept.read_bytes() == b"as the last ingest wrote it"
+    again = feedparser.parse((out / "topic-csto.xml").read_bytes())  # written again: it was missing
+    assert {e.id for e in again.entries} == {e.id for e in feedparser.parse(written["topic-csto.xml"]).entries}
 
 
 def test_hostile_text_stays_text_and_feed_for_web_app(room):

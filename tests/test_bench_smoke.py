@@ -60,4 +60,4 @@ def test_contenders_benchmark_small_run(tmp_path):
     runs = figures["runs"]
     assert all(run["exit_code"] == 0 and run["cpu_s"] > 0 and run["peak_rss_sum_mb"] > 0 for run in runs.values())
     assert runs["cli"]["processes"] > runs["naive"]["processes"]  # the CLI's Prefect API and parsers are counted
-    assert len(figures["aims"]) == 13 and all(a["value"] > 0 for a in figures["aims"].values())
+    assert len(figures["aims"]) == 15 and all(a["value"] > 0 for a in figures["aims"].values())
