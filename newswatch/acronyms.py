@@ -10,8 +10,9 @@ A *spelling* of an acronym is a run of words whose initials give its letters in 
 words (``and``, ``of``, ``о``, ``և``, ``და``: at most three letters, not capitalised) may sit
 between them unspelled. The article spells an acronym out where such a run stands right next
 to it, before or after a bracket, dash, comma or colon (any capitals), or anywhere in the body
-as a proper name (every spelling word capitalised) or, in any capitals, as a name none of whose
-words begins as the declared expansion's do (``областной детской клинической больницы ... ОДКБ``).
+as a proper name (every spelling word capitalised) or, in any capitals within 40 words of the
+acronym (of the body's start, for an acronym in the title only), as a name none of whose words
+begins as the declared expansion's do (``областной детской клинической больницы ... ОДКБ``).
 Initials are compared across scripts too: a Latin acronym spelled out in Cyrillic, Armenian or
 Georgian words (``Каспийский союз транспортных организаций (CSTO)``) or the reverse is spelled.
 
@@ -34,6 +35,7 @@ _MARKS = frozenset("([—–-:,")  # at least one of which must
 _JOINERS = frozenset(" \t\u00a0-&'’")  # may stand between two words of one spelling
 _LONG_WORD = 4  # letters: each word of a spelling in lower case has at least this many
 _FOREIGN_HEAD = 5  # letters compared to tell a spelling in lower case from the declared expansion
+_NAME_WINDOW = 40  # words: how far from an occurrence a spelling in lower case may stand
 _LIST_ITEMS = 2  # other acronyms next to an occurrence that make it a list
 _LIST_GAP = frozenset(" \t\n\u00a0,;/")  # may stand between the items of a list
 _LIST_MARKS = frozenset(",;/")  # one of which must, unless a joining word does
@@ -105,9 +107,17 @@ def spelled_otherwise(acronym: Acronym, fields: Sequence[tuple[Words, list[int]]
         if f == body:
             elsewhere.update(_declared(acronym, field_words, s)
                              for s in found.names(acronym.letters, set(at), proper=True))
+            near = at or [0]  # an acronym only in the title is explained in the opening words
             elsewhere.update(False for s in found.names(acronym.letters, set(at), proper=False)
-                             if _foreign(acronym, field_words, s))
+                             if _foreign(acronym, field_words, s) and _near(s, near))
     return (beside or elsewhere) == {False}
+
+
+def _near(spelling: list[int], at: list[int]) -> bool:
+    """Whether a spelling stands within ``_NAME_WINDOW`` words of an occurrence: words in lower
+    case whose initials happen to give the letters further away say nothing about the acronym
+    (a long text has such runs by chance)."""
+    return any(spelling[0] - _NAME_WINDOW <= i <= spelling[-1] + _NAME_WINDOW for i in at)
 
 
 def listed(field: Words, at: list[int]) -> list[int]:

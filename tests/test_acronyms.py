@@ -76,6 +76,15 @@ def test_a_lower_case_phrase_with_the_expansions_words_keeps_the_sense(body):
     assert matched("", body) is not None
 
 
+def test_words_in_lower_case_far_from_the_acronym_spell_nothing():
+    """A long text has runs of words whose initials give the letters by chance ("could start
+    talks over"): far from the acronym they say nothing about it (near it, see above, they do)."""
+    chance = "Officials could start talks over fees with the bank. "
+    filler = "The weather in Yerevan stayed mild and markets were calm all week long. " * 8
+    assert matched("", "The CSTO alliance met in Yerevan. " + filler + chance) == ("CSTO",)
+    assert matched("CSTO summit", filler + chance) == ("CSTO",)
+
+
 @pytest.mark.parametrize(("body", "kept"), [
     ("Students learn about NATO, OSCE, CSTO, SCO and the EU.", False),
     ("Experts on the EU, NATO and CSTO met.", False),
