@@ -134,7 +134,12 @@ class ParsePool:
                 alone.shutdown(wait=False)
 
     def _bounded(self, executor: ProcessPoolExecutor, function: Callable[..., T], args: tuple) -> T:
-        future = executor.submit(function, *args)
+        try:
+            future = executor.submit(function, *args)
+        except (RuntimeError, OSError) as err:
+            # another thread's call broke the executor, and it is being shut down: submit refuses
+            # (RuntimeError) or fails to start a worker on its closed queues (OSError)
+            raise BrokenProcessPool(f"the parser pool was stopped: {err}") from err
         try:
             return future.result(timeout=self.limits.seconds)
         except MemoryError:

@@ -66,6 +66,20 @@ def test_a_page_that_kills_its_parser_process_costs_only_that_page(site, pages):
         pool.shutdown()
 
 
+def test_a_call_that_finds_its_pool_stopped_by_another_runs_alone():
+    """The race behind a page crash: a thread took the executor just before another thread's
+    call broke it and shut it down; its submit is refused, and the call runs in a fresh process
+    instead of failing the page."""
+    pool = ParsePool(2)
+    try:
+        stopped = pool._running()
+        stopped.shutdown(wait=False)  # what the other thread's discard does meanwhile
+        assert pool.run(len, b"page") == 4
+        assert pool._running() is not stopped  # later calls get a new executor
+    finally:
+        pool.shutdown()
+
+
 def test_feeds_parsed_in_the_pool_match_in_process_parsing(site):
     articles = [Article(f"s{i}", f"ОДКБ story {i}", "Text.") for i in range(3)]
     feeds = [Feed(name="Rss", url=site.add_feed("/rss.xml", articles), language="ru"),
