@@ -6,7 +6,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 import yaml
-from conftest import sample_articles, write_sources
+from conftest import UNRELATED, Article, write_sources
+from labelled.data import load_articles, load_watchlist
 
 from newswatch.config import load_config
 from newswatch.match import compile_topics
@@ -32,10 +33,27 @@ def fingerprints(db) -> set[str | None]:
         "SELECT DISTINCT matched_fingerprint FROM articles WHERE status <> 'pending'").fetchall()}
 
 
+def two_matching_and_one_unrelated() -> list[Article]:
+    """From the labelled set (in every clone): an English article the shipped topics match as
+    CSTO only, well above its threshold (a small threshold change keeps it), one they match as
+    the peacekeeping mandate only, and an unrelated one."""
+    topics, entities = load_watchlist()
+    matcher = compile_topics(topics, entities)
+    threshold = {topic.name: topic.min_score for topic in topics}
+    chosen = {}
+    for item in load_articles():
+        if item["lang"] != "en" or len(item["topics"]) != 1 or item["topics"][0] in chosen:
+            continue
+        found = matcher.match(item["title"], item["body"], "en")
+        if [m.topic for m in found] == item["topics"] and found[0].score >= threshold[found[0].topic] + 0.5:
+            chosen[item["topics"][0]] = Article(item["id"], item["title"], item["body"])
+    return [chosen["CSTO"], chosen["peacekeeping mandate"], UNRELATED]
+
+
 @pytest.fixture
 def config(site, tmp_path):
     return load_config(write_sources(tmp_path, [
-        {"name": "Daily", "url": site.add_feed("/rss.xml", sample_articles()), "language": "en"}
+        {"name": "Daily", "url": site.add_feed("/rss.xml", two_matching_and_one_unrelated()), "language": "en"}
     ]))
 
 
