@@ -469,6 +469,8 @@ class Feed(_Strict):
     language: LanguageCode
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    timezone: TimeZoneName | None = Field(
+        None, description="the outlet's time zone, for times its pages state without one [default: by language]")
 
 
 class SemanticOptions(_Strict):

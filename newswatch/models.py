@@ -118,6 +118,8 @@ class PendingArticle:
     title: str
     summary: str
     language_hint: str | None
+    timezone: str | None = None
+    """The feed's time zone (``Feed.timezone``) for times its pages state without one."""
 
 
 @dataclass(frozen=True, slots=True)

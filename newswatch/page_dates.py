@@ -51,12 +51,15 @@ LINE_MAX_CHARS = 160
 BODY_STARTS_CHARS = 200
 
 
-def page_published(document: bytes | str | html.HtmlElement, language: str | None = None) -> datetime | None:
+def page_published(
+    document: bytes | str | html.HtmlElement, language: str | None = None, timezone_name: str | None = None
+) -> datetime | None:
     """The page's own publication time (timezone-aware), or None when it states none.
 
-    ``document`` is the page or its parsed tree (only read). ``language`` (the feed's, or the
-    page's) gives the zone of a visible time written without one (Yerevan for Armenian pages,
-    Baku, Tbilisi, Moscow, Istanbul); otherwise UTC. Each source is read only when the ones
+    ``document`` is the page or its parsed tree (only read). A visible time written without a
+    zone is in ``timezone_name`` (the feed's ``timezone``) when given, else in the zone of
+    ``language`` (the feed's, or the page's: Yerevan for Armenian pages, Baku, Tbilisi, Moscow,
+    Istanbul), else UTC. Each source is read only when the ones
     before it state nothing (a visible date line costs more than all the others).
     """
     if isinstance(document, html.HtmlElement):
@@ -69,8 +72,8 @@ def page_published(document: bytes | str | html.HtmlElement, language: str | Non
     for find in (_json_ld, _meta, _time_element):
         if (found := find(tree)) is not None:
             return found
-    zone = ZoneInfo(LANGUAGE_ZONES[language]) if language in LANGUAGE_ZONES else UTC
-    return _date_line(tree, language, zone)
+    name = timezone_name or LANGUAGE_ZONES.get(language or "")
+    return _date_line(tree, language, ZoneInfo(name) if name else UTC)
 
 
 def _parse_iso(value: str | None) -> datetime | None:

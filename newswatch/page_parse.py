@@ -36,8 +36,9 @@ class ParsedPage:
     content_hash: str
 
 
-Parse = Callable[[bytes, str, str, str | None], ParsedPage]
-"""The signature of :func:`parse_page` (content, URL, feed title, language hint), in-process or not."""
+Parse = Callable[[bytes, str, str, str | None, str | None], ParsedPage]
+"""The signature of :func:`parse_page` (content, URL, feed title, language hint, feed's time
+zone), in-process or not."""
 
 MAX_FILE_SIZE = DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE")  # trafilatura's own limit, as its loader applies it
 
@@ -66,12 +67,14 @@ def page_metadata(tree: HtmlElement, url: str) -> Document:
     return found
 
 
-def extract_page(html: bytes | str, url: str, language: str | None = None, favor: Favor = FAVOR) -> dict | None:
+def extract_page(
+    html: bytes | str, url: str, language: str | None = None, favor: Favor = FAVOR, timezone_name: str | None = None
+) -> dict | None:
     """Main text and metadata of an HTML page, or None when there is no article text.
 
     The page is parsed once (trafilatura's loader: its encoding guess and size limit); the
     publication time is the page's own (:func:`newswatch.page_dates.page_published`, with
-    ``language`` for a visible time stated without zone), never a date trafilatura finds
+    ``timezone_name`` or ``language`` for a visible time stated without zone), never a date trafilatura finds
     elsewhere on the page (sidebars, lists of other articles).
     """
     tree = trafilatura.load_html(html, MAX_FILE_SIZE)
@@ -88,22 +91,24 @@ def extract_page(html: bytes | str, url: str, language: str | None = None, favor
         "text": clean_text(document.text).strip(),
         "title": clean_text(metadata.title) if metadata.title else None,
         "author": metadata.author,
-        "published_at": page_published(tree, language),
+        "published_at": page_published(tree, language, timezone_name),
         "canonical_url": metadata.url,
     }
 
 
 def parse_page(
-    content: bytes, url: str, title: str, language_hint: str | None, *, favor: Favor = FAVOR
+    content: bytes, url: str, title: str, language_hint: str | None, timezone_name: str | None = None, *,
+    favor: Favor = FAVOR,
 ) -> ParsedPage:
     """Extract the page at ``url``; FetchError when it has no usable article text.
 
     ``title`` (the feed's) stands in for a page without one in language detection, and the
     feed's declared ``language_hint`` comes first: a page's lang attribute is often a
-    site-wide default.
+    site-wide default. ``timezone_name`` (the feed's) is the zone of a time the page states
+    without one.
     """
     try:
-        fields = extract_page(content, url, language_hint, favor)
+        fields = extract_page(content, url, language_hint, favor, timezone_name)
     except Exception as err:  # a hostile page must cost one article, never the batch
         raise FetchError(f"extraction failed: {type(err).__name__}: {err}") from err
     if fields is None:

@@ -35,7 +35,7 @@ def fetch_and_extract(
         if len(response.content) > settings.max_page_bytes:
             raise FetchError(f"page of {len(response.content):,} bytes not parsed: more than"
                              f" settings.http.max_page_bytes ({settings.max_page_bytes:,})")
-        parsed = parse(response.content, response.url, article.title, article.language_hint)
+        parsed = parse(response.content, response.url, article.title, article.language_hint, article.timezone)
     except FetchError as err:
         return summary_only(article, str(err))
     fields = asdict(parsed) | {"canonical_url": page_url(article.url, response.url, parsed.canonical_url)}

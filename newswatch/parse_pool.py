@@ -109,9 +109,11 @@ class ParsePool:
         self._slots = threading.BoundedSemaphore(workers)  # calls in the executor at a time
         self._alone = threading.BoundedSemaphore(workers)  # pages retried alone at a time
 
-    def __call__(self, content: bytes, url: str, title: str, language_hint: str | None) -> ParsedPage:
+    def __call__(
+        self, content: bytes, url: str, title: str, language_hint: str | None, timezone_name: str | None = None
+    ) -> ParsedPage:
         """Parse one page in a worker process; FetchError as ``parse`` raises it, or if it kills two."""
-        return self.run(self._parse, content, url, title, language_hint,
+        return self.run(self._parse, content, url, title, language_hint, timezone_name,
                         crashed="extraction failed: the page crashed the parser process")
 
     def run(self, function: Callable[..., T], *args, crashed: str = "parsing failed: the input crashed the parser process") -> T:

@@ -12,6 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from newswatch.config import Config, Feed, HttpSettings
@@ -151,7 +152,9 @@ def ingest(config: Config, db: Database, stages: Stages | None = None) -> Ingest
             log.warning("feed %s failed: %s", result.feed_name, result.error)
     from newswatch.cluster import StoryClusterer  # numpy, datasketch, scipy: only commands that cluster load them
 
-    pending = spread_hosts(db.pending_articles(config.settings.extract.max_attempts), lambda a: a.url)
+    zones = {feed.name: feed.timezone for feed in config.feeds if feed.timezone}
+    pending = spread_hosts([replace(a, timezone=zones.get(a.feed_name))
+                            for a in db.pending_articles(config.settings.extract.max_attempts)], lambda a: a.url)
     clusterer = StoryClusterer(config.settings.clusters)
     matcher = compile_topics(config.topics, config.entities, semantic=config.settings.semantic)
     batch_size, max_attempts = config.settings.extract.batch_size, config.settings.extract.max_attempts

@@ -67,6 +67,8 @@ def problems(tmp_path: Path, text: str) -> list[str]:
          "F:3: settings.schedules.report: Value error, invalid cron expression '0 25 * * *'"),
         ("settings:\n  schedules:\n    timezone: Asia/Erevan\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
          "F:3: settings.schedules.timezone: Value error, unknown time zone 'Asia/Erevan'"),
+        ("feeds:\n  - name: B\n    url: https://b.example/rss\n    language: en\n    timezone: Asia/Bakuu\n" + VALID_TOPIC,
+         "F:5: feeds[0].timezone (name: B): Value error, unknown time zone 'Asia/Bakuu'"),
         ("settings:\n  prefect:\n    port: 70000\nfeeds:\n" + VALID_FEED + VALID_TOPIC,
          "F:3: settings.prefect.port: Input should be less than or equal to 65535"),
     ],

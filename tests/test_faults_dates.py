@@ -104,3 +104,25 @@ def test_undated_feed_items_take_the_page_own_time_never_a_sidebar_date(site, tm
     assert dates["with-meta"][0] == datetime(2026, 3, 4, 9, 40, tzinfo=UTC)  # 13:40 +04:00
     assert dates["visible-line"][0] == datetime(2026, 3, 4, 13, 5, tzinfo=UTC)  # 17:05 GMT+4
     assert dates["sidebar-only"][0] is None  # not 2019 or 2018 from "Most read": the time found counts
+
+
+def test_a_page_time_without_zone_is_read_in_the_feeds_time_zone(site, tmp_path):
+    """An English page of a Baku outlet gives local time without a zone: with the feed's
+    ``timezone`` it is Baku time; without it, UTC (English says nothing about the place)."""
+    page = ("<html><body><h1>Talks in Baku</h1><div class='date'>7 October 2026, 11:30</div>"
+            + "<p>Armenia and Azerbaijan talk about a peace treaty in Baku this week, officials said.</p>" * 6
+            + "</body></html>")
+    feeds = []
+    for name, zone in (("Baku English", "Asia/Baku"), ("Other English", None)):
+        slug = name.lower().replace(" ", "-")
+        site.route(f"/news/{slug}", lambda request: Response(page, content_type="text/html"))
+        feed = site.route(f"/{slug}.xml", lambda request, slug=slug: Response(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title><item><title>Talks</title>'
+            f"<link>{site.url}/news/{slug}</link></item></channel></rss>", content_type="application/rss+xml"))
+        feeds.append({"name": name, "url": feed, "language": "en", **({"timezone": zone} if zone else {})})
+    config = load_config(digest_sources(tmp_path, feeds, [digest_entry(topics=["peace accord"])], mail_settings()))
+    with open_database(config.settings.database) as db:
+        ingest(config, db)
+        dates = dict(db.con.execute("SELECT feed_name, published_at FROM articles").fetchall())
+    assert dates == {"Baku English": datetime(2026, 10, 7, 7, 30, tzinfo=UTC),
+                     "Other English": datetime(2026, 10, 7, 11, 30, tzinfo=UTC)}

@@ -43,6 +43,16 @@ def test_a_visible_time_without_zone_is_read_in_the_zone_of_the_page_language():
     assert page_published(page, "en") == datetime(2026, 3, 4, 9, 15, tzinfo=timezone.utc)
 
 
+def test_a_visible_time_without_zone_is_read_in_the_feeds_time_zone_when_it_has_one():
+    """An English page of a Baku outlet states Baku time: the feed's ``timezone`` says so."""
+    page = ("<html><body><h1>Title</h1><div class='when'>7 October 2026, 11:30</div>"
+            f"<p>{'word ' * 60}</p></body></html>")
+    assert page_published(page, "en", "Asia/Baku") == datetime(2026, 10, 7, 7, 30, tzinfo=timezone.utc)
+    assert page_published(page, "hy", "Asia/Baku") == datetime(2026, 10, 7, 7, 30, tzinfo=timezone.utc)
+    stated = page.replace("11:30", "11:30 +02:00")  # a zone the page states wins
+    assert page_published(stated, "en", "Asia/Baku") == datetime(2026, 10, 7, 9, 30, tzinfo=timezone.utc)
+
+
 def test_dates_after_the_article_text_begins_are_not_its_date():
     page = (f"<html><body><h1>Title</h1><p>{'word ' * 60}</p>"
             "<p>Signed on 10 November 2020, 01:00.</p></body></html>")
