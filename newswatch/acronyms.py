@@ -135,11 +135,11 @@ def _list_items(field: Words, i: int, step: int) -> set[str]:
         if step == 1 and k + 1 < len(field) and _is_ending(field, k + 1):
             k += 1
         j = k + step
-        joined = 0 <= j < len(field) and _surface(field.words[j]) in _LIST_JOINERS and _gap(field, k, j) <= _LIST_GAP
+        joined = 0 <= j < len(field) and _surface(field.words[j]) in _LIST_JOINERS and set(field.gap(k, j)) <= _LIST_GAP
         if joined:
             k, j = j, j + step  # "NATO, EU and CSTO": past the joining word
-        if not (0 <= j < len(field) and _gap(field, k, j) <= _LIST_GAP
-                and (joined or _gap(field, k, j) & _LIST_MARKS)):  # words in capitals side by side: a headline
+        if not (0 <= j < len(field) and set(field.gap(k, j)) <= _LIST_GAP
+                and (joined or set(field.gap(k, j)) & _LIST_MARKS)):  # words in capitals side by side: a headline
             return items
         if step == -1 and _is_ending(field, j):
             j -= 1
@@ -147,12 +147,6 @@ def _list_items(field: Words, i: int, step: int) -> set[str]:
             return items
         items.add(field.words[j])
         k = j
-
-
-def _gap(field: Words, a: int, b: int) -> set[str]:
-    """The characters between two neighbouring words."""
-    a, b = sorted((a, b))
-    return set(field.text[field.end(a):field.start(b)])
 
 
 def _is_acronym_word(word: str) -> bool:
@@ -163,7 +157,7 @@ def _is_ending(field: Words, k: int) -> bool:
     """Whether word ``k`` is an ending written onto the acronym before it (``ՄԱԿ-ը``, ``KTMT-nin``)."""
     return (k > 0 and _is_acronym_word(field.words[k - 1]) and not field.words[k][:1].isupper()
             and len(field.words[k]) <= SMALL_WORD + 1
-            and field.text[field.end(k - 1):field.start(k)] in _ENDING_MARKS)
+            and field.gap(k - 1, k) in _ENDING_MARKS)
 
 
 def _fits(initial: str, letter: str) -> bool:
@@ -227,10 +221,6 @@ class _Field:
         self.field = field
         self.small = [_small(w) for w in field.words]
 
-    def _between(self, a: int, b: int) -> str:
-        """The characters between word ``a`` and word ``b`` (``a`` < ``b``)."""
-        return self.field.text[self.field.end(a):self.field.start(b)]
-
     def _run(self, start: int, step: int, limit: int) -> list[int]:
         """Word positions from ``start`` in direction ``step`` while words are joined (at most ``limit``)."""
         run = [start]
@@ -238,8 +228,7 @@ class _Field:
             nxt = run[-1] + step
             if not 0 <= nxt < len(self.field):
                 break
-            a, b = sorted((run[-1], nxt))
-            if not set(self._between(a, b)) <= _JOINERS:
+            if not set(self.field.gap(run[-1], nxt)) <= _JOINERS:
                 break
             run.append(nxt)
         return run
@@ -249,14 +238,14 @@ class _Field:
         limit = 3 * len(letters)
         out = []
         for i in at:
-            if i > 0 and self._marked(self._between(i - 1, i)):
+            if i > 0 and self._marked(self.field.gap(i - 1, i)):
                 run = self._run(i - 1, -1, limit)[::-1]  # ends right before the acronym
                 for first in range(len(run)):
                     picked = self._spell(run[first:], letters, whole=True)
                     if picked is not None:
                         out.append(picked)
                         break
-            if i + 1 < len(self.field) and self._marked(self._between(i, i + 1)):
+            if i + 1 < len(self.field) and self._marked(self.field.gap(i, i + 1)):
                 picked = self._spell(self._run(i + 1, 1, limit), letters)
                 if picked is not None:
                     out.append(picked)

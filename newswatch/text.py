@@ -119,6 +119,10 @@ class Words:
         """Character offset just past word ``i``."""
         return self._offsets()[2 * i + 1]
 
+    def gap(self, a: int, b: int) -> str:
+        """The characters between two neighbouring words ``a`` and ``b`` (in either order)."""
+        return self._parts[2 * max(a, b)]
+
     def _offsets(self) -> list[int]:
         if self._bounds is None:  # ends of the gap before word 0, word 0, the gap before word 1, ...
             self._bounds = list(accumulate(map(len, self._parts)))

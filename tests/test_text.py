@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from newswatch.text import clean_text, content_hash, folded_words, format_time, one_line
+from newswatch.text import Words, clean_text, content_hash, folded_words, format_time, one_line
 
 
 def test_clean_text_removes_invisible_and_control_characters():
@@ -32,3 +32,12 @@ def test_one_line_and_time_for_headers_and_tables():
     assert format_time(moment) == "2025-06-01 07:05 UTC"
     assert format_time(moment, ZoneInfo("Asia/Yerevan")) == "2025-06-01 11:05 +04"
     assert format_time(None) == ""
+
+
+def test_words_know_their_offsets_and_the_gaps_between_them():
+    for text in ("  NATO, OSCE — CSTO-nin  end.", "ОДКБ (Объединенное бюро)", "Հայաստանը ՄԱԿ-ի անդամ է։", "one"):
+        found = Words(text)
+        for i, word in enumerate(found.words):
+            assert text[found.start(i):found.end(i)] == word
+        for i in range(len(found) - 1):
+            assert found.gap(i, i + 1) == found.gap(i + 1, i) == text[found.end(i):found.start(i + 1)]
